@@ -144,6 +144,10 @@ void SplitReader::read_range(std::size_t begin, std::size_t count, std::uint8_t*
     throw std::out_of_range("read_range: images [" + std::to_string(begin) + ", " +
                             std::to_string(begin + count) + ") outside split '" +
                             std::string(split_name(split_)) + "' of " + std::to_string(size()));
+  if (cached()) {
+    std::copy_n(cache_.data() + begin * kImagePixels, count * kImagePixels, out);
+    return;
+  }
   std::lock_guard<std::mutex> lock(mutex_);
   while (count > 0) {
     Shard& shard = shards_[shard_of(begin)];
@@ -161,6 +165,11 @@ void SplitReader::read(const std::size_t* indices, std::size_t count, std::uint8
     if (indices[k] >= size())
       throw std::out_of_range("read: index " + std::to_string(indices[k]) + " outside split '" +
                               std::string(split_name(split_)) + "' of " + std::to_string(size()));
+  if (cached()) {
+    for (std::size_t k = 0; k < count; ++k)
+      std::copy_n(cache_.data() + indices[k] * kImagePixels, kImagePixels, out + k * kImagePixels);
+    return;
+  }
   std::lock_guard<std::mutex> lock(mutex_);
   std::size_t k = 0;
   while (k < count) {
@@ -172,6 +181,13 @@ void SplitReader::read(const std::size_t* indices, std::size_t count, std::uint8
     read_run(shard, indices[k] - shard.first, run, out + k * kImagePixels);
     k += run;
   }
+}
+
+void SplitReader::cache_in_memory() {
+  if (cached() || size() == 0) return;
+  std::vector<std::uint8_t> all(size() * kImagePixels);
+  read_range(0, size(), all.data());
+  cache_ = std::move(all);
 }
 
 std::vector<std::string> SplitReader::sources() {

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The main job, end to end on data that needs no download:
+#   install what is missing -> build -> generate a synthetic FER2013 data set
+#   (fer-synth) -> shard it (fer-shard) -> check the shards and print the summary.
+#
+#   bash launch/quickstart.sh                      # synthetic data
+#   FER_INPUT=~/fer2013.csv bash launch/quickstart.sh       # a real download (CSV)
+#   FER_INPUT=~/fer2013 bash launch/quickstart.sh           # or the image folders
+#
+# Environment: FER_INPUT (real data instead of fer-synth), FER_DATASET (shard
+# directory name, default synth or the input's name), FER_SYNTH_IMAGES (6000),
+# plus those of launch/setup.sh.
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+install_dependencies
+build_project
+cd "$FER_ROOT"
+
+if [ -n "${FER_INPUT:-}" ]; then
+  input="$FER_INPUT"
+  dataset="${FER_DATASET:-$(basename "${input%.csv}")}"
+else
+  dataset="${FER_DATASET:-synth}"
+  log "generating a synthetic FER2013 data set in data/synth"
+  "$FER_BIN/fer-synth" --out data/synth --images "${FER_SYNTH_IMAGES:-6000}" --overwrite
+  input=data/synth/fer2013.csv
+fi
+
+log "sharding $input -> shards/$dataset"
+"$FER_BIN/fer-shard" "$input" --name "$dataset" --overwrite
+
+log "checking shards/$dataset against its manifest"
+"$FER_BIN/fer-shard" --inspect "shards/$dataset" --verify
+
+log "done: shards/$dataset is ready (training arrives with fer-train)"

@@ -1,0 +1,36 @@
+# Helpers for the end-to-end scripts. Each script runs the real executables from
+# $FER_BIN on real files in a temporary directory that is removed on exit.
+# shellcheck shell=bash
+set -euo pipefail
+: "${FER_BIN:?set FER_BIN to the bin directory of the build (CTest does)}"
+: "${FER_ROOT:?set FER_ROOT to the repository root (CTest does)}"
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/fer-e2e-XXXXXX")"
+trap 'rm -rf "$WORK"' EXIT
+cd "$WORK"
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# expect_exit CODE CMD... : runs CMD, requires exit code CODE; output in $WORK/out.txt
+expect_exit() {
+  local want=$1
+  shift
+  local got=0
+  "$@" >"$WORK/out.txt" 2>&1 || got=$?
+  if [ "$got" != "$want" ]; then
+    cat "$WORK/out.txt" >&2
+    fail "'$*' exited $got, expected $want"
+  fi
+}
+
+# assert_output_contains TEXT : the output of the last expect_exit contains TEXT
+assert_output_contains() {
+  if ! grep -qF -- "$1" "$WORK/out.txt"; then
+    cat "$WORK/out.txt" >&2
+    fail "output lacks: $1"
+  fi
+}
+
+# json_get FILE EXPR : evaluates a Python expression on the parsed JSON document `m`
+json_get() {
+  python3 -c 'import json, sys; m = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
+}
