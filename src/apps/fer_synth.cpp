@@ -17,15 +17,25 @@ int main(int argc, char** argv) {
   std::string format = "both";
   app.add_option("-o,--out", out, "Output directory (replaced atomically)")->capture_default_str();
   app.add_option("-n,--images", options.images, "Number of images")->capture_default_str();
-  app.add_option("--seed", options.seed, "Random seed (same seed, same bytes)")->capture_default_str();
-  app.add_option("--format", format, "What to write")->check(CLI::IsMember({"csv", "folder", "both"}))->capture_default_str();
-  app.add_flag("--ferplus", options.write_ferplus, "Also write FERPlus-style votes (fer2013new.csv)");
-  app.add_option("--image-ext", options.image_extension, "Image file type of the folder edition (.png, .jpg)")
-      ->check(CLI::IsMember({".png", ".jpg", ".bmp"}))->capture_default_str();
-  app.add_option("--val-fraction", options.val_fraction, "Share of PublicTest (val) images")->capture_default_str();
-  app.add_option("--test-fraction", options.test_fraction, "Share of PrivateTest (test) images")->capture_default_str();
-  app.add_flag("--balanced", options.balanced, "Equal class counts (default: FER2013's proportions)");
-  app.add_option("--threads", options.threads, "Worker threads (0: all cores)")->capture_default_str();
+  app.add_option("--seed", options.seed, "Random seed (same seed, same bytes)")
+      ->capture_default_str();
+  app.add_option("--format", format, "What to write")
+      ->check(CLI::IsMember({"csv", "folder", "both"}))
+      ->capture_default_str();
+  app.add_flag("--ferplus", options.write_ferplus,
+               "Also write FERPlus-style votes (fer2013new.csv)");
+  app.add_option("--image-ext", options.image_extension,
+                 "Image file type of the folder edition (.png, .jpg)")
+      ->check(CLI::IsMember({".png", ".jpg", ".bmp"}))
+      ->capture_default_str();
+  app.add_option("--val-fraction", options.val_fraction, "Share of PublicTest (val) images")
+      ->capture_default_str();
+  app.add_option("--test-fraction", options.test_fraction, "Share of PrivateTest (test) images")
+      ->capture_default_str();
+  app.add_flag("--balanced", options.balanced,
+               "Equal class counts (default: FER2013's proportions)");
+  app.add_option("--threads", options.threads, "Worker threads (0: all cores)")
+      ->capture_default_str();
   app.add_flag("--overwrite", options.overwrite, "Replace an existing output directory");
   CLI11_PARSE(app, argc, argv);
   options.write_csv = format != "folder";
@@ -34,9 +44,11 @@ int main(int argc, char** argv) {
   return fer::run_tool("fer-synth", [&] {
     const auto start = std::chrono::steady_clock::now();
     const fer::SynthSummary summary = fer::write_synthetic_dataset(out, options);
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::printf("fer-synth: wrote %s images to %s in %.2f s\n",
-                fer::with_thousands(static_cast<long long>(options.images)).c_str(), out.c_str(), seconds);
+                fer::with_thousands(static_cast<long long>(options.images)).c_str(), out.c_str(),
+                seconds);
     for (int s = 0; s < fer::kNumSplits; ++s) {
       std::printf("  %-5s", std::string(fer::kSplitNames[s]).c_str());
       for (int c = 0; c < fer::kNumEmotions; ++c)

@@ -45,7 +45,9 @@ fs::path parent_or_dot(const fs::path& path) {
   return path.has_parent_path() ? path.parent_path() : fs::path(".");
 }
 
-bool process_is_running(long pid) { return pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM); }
+bool process_is_running(long pid) {
+  return pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
+}
 
 // Removes `.NAME.staging-PID` directories whose process is gone.
 void remove_abandoned_staging(const fs::path& final_path) {

@@ -7,11 +7,14 @@
 
 namespace fer {
 
-unsigned default_thread_count() { return std::max(1u, std::thread::hardware_concurrency()); }
+unsigned default_thread_count() {
+  return std::max(1u, std::thread::hardware_concurrency());
+}
 
 void parallel_for(std::size_t count, unsigned threads,
                   const std::function<void(std::size_t, std::size_t)>& body) {
-  threads = std::max(1u, std::min<unsigned>(threads, static_cast<unsigned>(std::max<std::size_t>(count, 1))));
+  threads = std::max(
+      1u, std::min<unsigned>(threads, static_cast<unsigned>(std::max<std::size_t>(count, 1))));
   if (threads == 1) {
     body(0, count);
     return;

@@ -13,10 +13,10 @@
 namespace fer {
 
 struct CsvLines {
-  std::string file_name;                 // for messages
-  std::string text;                      // the whole file
-  std::vector<std::string_view> lines;   // non-blank lines, [0] is the header, no CR/LF
-  std::vector<std::size_t> line_numbers; // 1-based line number of each entry of `lines`
+  std::string file_name;                  // for messages
+  std::string text;                       // the whole file
+  std::vector<std::string_view> lines;    // non-blank lines, [0] is the header, no CR/LF
+  std::vector<std::size_t> line_numbers;  // 1-based line number of each entry of `lines`
 
   std::string where(std::size_t entry) const {
     return file_name + ":" + std::to_string(line_numbers[entry]);

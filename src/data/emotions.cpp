@@ -8,8 +8,8 @@ namespace fer {
 namespace {
 
 constexpr std::pair<std::string_view, std::uint8_t> kEmotionAliases[] = {
-    {"angry", 0},    {"anger", 0},     {"disgust", 1},  {"disgusted", 1}, {"fear", 2},
-    {"fearful", 2},  {"happy", 3},     {"happiness", 3}, {"sad", 4},      {"sadness", 4},
+    {"angry", 0},    {"anger", 0},     {"disgust", 1},   {"disgusted", 1}, {"fear", 2},
+    {"fearful", 2},  {"happy", 3},     {"happiness", 3}, {"sad", 4},       {"sadness", 4},
     {"surprise", 5}, {"surprised", 5}, {"neutral", 6}};
 
 }  // namespace

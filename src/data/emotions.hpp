@@ -30,7 +30,9 @@ enum class Split : std::uint8_t { kTrain = 0, kVal = 1, kTest = 2 };
 inline constexpr int kNumSplits = 3;
 inline constexpr std::array<std::string_view, kNumSplits> kSplitNames = {"train", "val", "test"};
 
-inline std::string_view split_name(Split split) { return kSplitNames[static_cast<int>(split)]; }
+inline std::string_view split_name(Split split) {
+  return kSplitNames[static_cast<int>(split)];
+}
 // "train" / "val" / "test" (and "validation").
 std::optional<Split> split_from_name(std::string_view name);
 // FER2013 Usage: Training -> train, PublicTest -> val, PrivateTest -> test.

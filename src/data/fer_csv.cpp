@@ -26,15 +26,16 @@ std::string parse_pixels(std::string_view text, std::uint8_t* out) {
     if (p == end) break;
     const char* start = p;
     unsigned value = 0;
-    while (p < end && *p >= '0' && *p <= '9' && p - start < 4) value = value * 10 + unsigned(*p++ - '0');
+    while (p < end && *p >= '0' && *p <= '9' && p - start < 4)
+      value = value * 10 + unsigned(*p++ - '0');
     if (p == start || (p < end && *p != ' ' && *p != '\t')) {
       while (p < end && *p != ' ') ++p;
-      return "pixels: value '" + std::string(start, p) + "' at position " + std::to_string(count + 1) +
-             " is not an integer 0..255";
+      return "pixels: value '" + std::string(start, p) + "' at position " +
+             std::to_string(count + 1) + " is not an integer 0..255";
     }
     if (value > 255)
-      return "pixels: value " + std::string(start, p) + " at position " + std::to_string(count + 1) +
-             " is outside 0..255";
+      return "pixels: value " + std::string(start, p) + " at position " +
+             std::to_string(count + 1) + " is outside 0..255";
     if (count < kImagePixels) out[count] = static_cast<std::uint8_t>(value);
     ++count;
   }
@@ -72,8 +73,8 @@ Fer2013Csv read_fer2013_csv(const std::filesystem::path& path, const IngestOptio
     for (std::size_t r = begin; r < end; ++r) {
       const auto fields = split(csv.lines[r + 1], ',');
       if (fields.size() != columns) {
-        errors[r] = "expected " + std::to_string(columns) + " columns (" + std::string(kFer2013Header) +
-                    "), found " + std::to_string(fields.size());
+        errors[r] = "expected " + std::to_string(columns) + " columns (" +
+                    std::string(kFer2013Header) + "), found " + std::to_string(fields.size());
         continue;
       }
       if (usage_column) {
@@ -87,7 +88,8 @@ Fer2013Csv read_fer2013_csv(const std::filesystem::path& path, const IngestOptio
       const std::string_view emotion = csv_field(fields[emotion_column]);
       int label = -1;
       auto [ptr, ec] = std::from_chars(emotion.data(), emotion.data() + emotion.size(), label);
-      if (ec != std::errc() || ptr != emotion.data() + emotion.size() || label < 0 || label >= kNumEmotions) {
+      if (ec != std::errc() || ptr != emotion.data() + emotion.size() || label < 0 ||
+          label >= kNumEmotions) {
         errors[r] = "emotion: '" + std::string(emotion) +
                     "' is not a FER2013 label id (0 Angry, 1 Disgust, 2 Fear, 3 Happy, 4 Sad, "
                     "5 Surprise, 6 Neutral)";
@@ -115,7 +117,8 @@ Fer2013Csv read_fer2013_csv(const std::filesystem::path& path, const IngestOptio
     if (splits[r] == Split::kTrain) train_rows.push_back(images.size() - 1);
   }
   if (!usage_column)
-    report.split_for_val = split_off_validation(images, train_rows, options.val_fraction, options.seed);
+    report.split_for_val =
+        split_off_validation(images, train_rows, options.val_fraction, options.seed);
   report.input_format = "csv";
   return result;
 }
@@ -149,7 +152,8 @@ FerPlusCsv read_ferplus_csv(const std::filesystem::path& path) {
   const CsvHeader header(csv, kFerPlusHeader);
   const std::size_t usage_column = header.require("Usage");
   std::array<std::size_t, kFerPlusVoteColumns> vote_columns{};
-  for (int c = 0; c < kFerPlusVoteColumns; ++c) vote_columns[c] = header.require(kFerPlusColumnNames[c]);
+  for (int c = 0; c < kFerPlusVoteColumns; ++c)
+    vote_columns[c] = header.require(kFerPlusColumnNames[c]);
 
   FerPlusCsv result;
   result.file_name = csv.file_name;
@@ -160,7 +164,8 @@ FerPlusCsv read_ferplus_csv(const std::filesystem::path& path) {
                        " columns (" + std::string(kFerPlusHeader) + "), found " +
                        std::to_string(fields.size()));
     const auto usage = split_from_usage(csv_field(fields[usage_column]));
-    if (!usage) throw InputError(csv.where(entry) + ": " + usage_error(csv_field(fields[usage_column])));
+    if (!usage)
+      throw InputError(csv.where(entry) + ": " + usage_error(csv_field(fields[usage_column])));
     FerPlusVotes votes{};
     for (int c = 0; c < kFerPlusVoteColumns; ++c) {
       const std::string_view text = csv_field(fields[vote_columns[c]]);
@@ -187,8 +192,8 @@ void apply_ferplus(Fer2013Csv& csv, const FerPlusCsv& ferplus, IngestReport& rep
   for (std::size_t r = 0; r < csv.total_rows; ++r)
     if (ferplus.usage[r] != csv.row_splits[r])
       throw InputError(ferplus.file_name + ":" + std::to_string(ferplus.line_numbers[r]) +
-                       ": Usage is " + std::string(split_name(ferplus.usage[r])) +
-                       " but row " + std::to_string(r + 1) + " of fer2013.csv is " +
+                       ": Usage is " + std::string(split_name(ferplus.usage[r])) + " but row " +
+                       std::to_string(r + 1) + " of fer2013.csv is " +
                        std::string(split_name(csv.row_splits[r])) + "; the files are not aligned");
 
   ImageSet& images = csv.images;

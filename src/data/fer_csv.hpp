@@ -27,8 +27,8 @@ Fer2013Csv read_fer2013_csv(const std::filesystem::path& path, const IngestOptio
 using FerPlusVotes = std::array<std::uint8_t, kFerPlusVoteColumns>;
 
 struct FerPlusCsv {
-  std::vector<FerPlusVotes> votes;     // one per data row
-  std::vector<Split> usage;            // one per data row
+  std::vector<FerPlusVotes> votes;  // one per data row
+  std::vector<Split> usage;         // one per data row
   std::vector<std::size_t> line_numbers;
   std::string file_name;
 };

@@ -15,7 +15,7 @@ namespace fs = std::filesystem;
 namespace {
 
 bool is_image_extension(const fs::path& path) {
-  static const char* kExtensions[] = {".jpg", ".jpeg", ".png",  ".bmp", ".pgm", ".ppm",
+  static const char* kExtensions[] = {".jpg", ".jpeg", ".png",  ".bmp",  ".pgm", ".ppm",
                                       ".pnm", ".tif",  ".tiff", ".webp", ".jp2"};
   const std::string ext = to_lower(path.extension().string());
   return std::any_of(std::begin(kExtensions), std::end(kExtensions),
@@ -93,16 +93,18 @@ ImageSet read_image_folder(const fs::path& root, const IngestOptions& options,
                            IngestReport& report) {
   std::error_code ec;
   if (!fs::is_directory(root, ec))
-    throw InputError(root.string() + ": not a directory (expected the image-folder edition: "
-                                     "train/<class>/*.jpg, test/<class>/*.jpg)");
+    throw InputError(root.string() +
+                     ": not a directory (expected the image-folder edition: "
+                     "train/<class>/*.jpg, test/<class>/*.jpg)");
   std::vector<FolderItem> items;
   bool any_split_folder = false;
   for (const fs::path& split_dir : sorted_children(root)) {
     if (is_hidden(split_dir) || !fs::is_directory(split_dir)) continue;
     const auto folder_split = split_from_name(split_dir.filename().string());
     if (!folder_split)
-      throw InputError(split_dir.string() + ": unexpected folder; the image-folder edition has "
-                                            "train/, test/ (and optionally val/) directly under " +
+      throw InputError(split_dir.string() +
+                       ": unexpected folder; the image-folder edition has "
+                       "train/, test/ (and optionally val/) directly under " +
                        root.string());
     any_split_folder = true;
     for (const fs::path& class_dir : sorted_children(split_dir)) {
@@ -113,9 +115,9 @@ ImageSet read_image_folder(const fs::path& root, const IngestOptions& options,
       }
       const auto label = emotion_from_name(class_dir.filename().string());
       if (!label) {
-        report.invalid.reject(class_dir.string() + ": '" + class_dir.filename().string() +
-                              "' is not a FER2013 class folder; expected one of: " +
-                              accepted_emotion_names());
+        report.invalid.reject(
+            class_dir.string() + ": '" + class_dir.filename().string() +
+            "' is not a FER2013 class folder; expected one of: " + accepted_emotion_names());
         continue;
       }
       for (const fs::path& file : sorted_children(class_dir)) {
@@ -132,9 +134,11 @@ ImageSet read_image_folder(const fs::path& root, const IngestOptions& options,
     }
   }
   if (!any_split_folder)
-    throw InputError(root.string() + ": no train/ or test/ folder found (expected the "
-                                     "image-folder edition: train/<class>/*.jpg, test/<class>/*.jpg)");
-  if (items.empty()) throw InputError(root.string() + ": no image files found under train/ or test/");
+    throw InputError(root.string() +
+                     ": no train/ or test/ folder found (expected the "
+                     "image-folder edition: train/<class>/*.jpg, test/<class>/*.jpg)");
+  if (items.empty())
+    throw InputError(root.string() + ": no image files found under train/ or test/");
 
   // Decode in parallel into fixed slots; report errors in path order afterwards.
   std::vector<std::uint8_t> pixels(items.size() * kImagePixels);
@@ -152,7 +156,8 @@ ImageSet read_image_folder(const fs::path& root, const IngestOptions& options,
       }
       encoded.resize(static_cast<std::size_t>(in.tellg()));
       in.seekg(0);
-      if (!in.read(reinterpret_cast<char*>(encoded.data()), static_cast<std::streamsize>(encoded.size()))) {
+      if (!in.read(reinterpret_cast<char*>(encoded.data()),
+                   static_cast<std::streamsize>(encoded.size()))) {
         errors[i] = "read error";
         continue;
       }

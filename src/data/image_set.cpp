@@ -61,7 +61,8 @@ std::size_t split_off_validation(ImageSet& set, const std::vector<std::size_t>& 
     // One stream per class so a class's choice does not depend on the others' sizes.
     SplitMix64 rng(seed ^ (0x5EEDULL * static_cast<std::uint64_t>(c + 1)));
     deterministic_shuffle(by_class[c], rng);
-    auto take = static_cast<std::size_t>(std::llround(fraction * static_cast<double>(by_class[c].size())));
+    auto take =
+        static_cast<std::size_t>(std::llround(fraction * static_cast<double>(by_class[c].size())));
     for (std::size_t k = 0; k < take; ++k) set.splits[by_class[c][k]] = Split::kVal;
     moved += take;
   }

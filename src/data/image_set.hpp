@@ -63,19 +63,19 @@ struct IngestOptions {
   bool skip_invalid = false;
   double val_fraction = 0.1;  // for inputs that carry no validation split
   std::uint64_t seed = 0;
-  unsigned threads = 0;       // 0: all cores
+  unsigned threads = 0;  // 0: all cores
 };
 
 // What a reader did besides producing images; printed and stored in the manifest.
 struct IngestReport {
   explicit IngestReport(bool skip_invalid) : invalid(skip_invalid) {}
-  std::string input_format;         // "csv", "folder", "csv+ferplus"
+  std::string input_format;  // "csv", "folder", "csv+ferplus"
   InvalidItems invalid;
-  std::size_t converted = 0;        // images not 48x48 8-bit gray, converted
-  std::size_t ignored_files = 0;    // non-image files in a folder tree
-  std::size_t split_for_val = 0;    // moved from train to val by the stratified split
-  std::size_t ferplus_no_majority = 0;     // dropped: no class with more than half the votes
-  std::size_t ferplus_not_fer_class = 0;   // dropped: majority contempt / unknown / NF
+  std::size_t converted = 0;              // images not 48x48 8-bit gray, converted
+  std::size_t ignored_files = 0;          // non-image files in a folder tree
+  std::size_t split_for_val = 0;          // moved from train to val by the stratified split
+  std::size_t ferplus_no_majority = 0;    // dropped: no class with more than half the votes
+  std::size_t ferplus_not_fer_class = 0;  // dropped: majority contempt / unknown / NF
 };
 
 // Moves round(fraction * n_c) of the `candidates` of each class c from train to val,

@@ -22,15 +22,19 @@ ImageSet ingest(const IngestRequest& request, IngestReport& report) {
     throw InputError(request.input.string() + ": no such file or directory");
   InputFormat format = request.format;
   if (format == InputFormat::kAuto)
-    format = std::filesystem::is_directory(request.input, ec) ? InputFormat::kFolder : InputFormat::kCsv;
+    format =
+        std::filesystem::is_directory(request.input, ec) ? InputFormat::kFolder : InputFormat::kCsv;
   if (format == InputFormat::kFolder) {
     if (request.ferplus)
-      throw InputError("--ferplus joins votes by row order onto fer2013.csv; it cannot be used with "
-                       "the image-folder input " + request.input.string());
+      throw InputError(
+          "--ferplus joins votes by row order onto fer2013.csv; it cannot be used with "
+          "the image-folder input " +
+          request.input.string());
     return read_image_folder(request.input, request.options, report);
   }
   if (std::filesystem::is_directory(request.input, ec))
-    throw InputError(request.input.string() + ": is a directory, but --format csv expects fer2013.csv");
+    throw InputError(request.input.string() +
+                     ": is a directory, but --format csv expects fer2013.csv");
   // Parse FERPlus first: its errors are cheaper to find than a 300 MB CSV's.
   std::optional<FerPlusCsv> votes;
   if (request.ferplus) votes = read_ferplus_csv(*request.ferplus);
@@ -53,13 +57,13 @@ nlohmann::json report_to_json(const IngestReport& report, const ImageSet& images
 
 std::string report_to_text(const IngestReport& report, const ImageSet& images) {
   std::ostringstream out;
-  out << "input: " << report.input_format << ", " << with_thousands(static_cast<long long>(images.size()))
-      << " images\n";
-  if (report.converted)
-    out << "  converted to 48x48 grayscale: " << report.converted << "\n";
+  out << "input: " << report.input_format << ", "
+      << with_thousands(static_cast<long long>(images.size())) << " images\n";
+  if (report.converted) out << "  converted to 48x48 grayscale: " << report.converted << "\n";
   if (report.ignored_files) out << "  ignored (not image files): " << report.ignored_files << "\n";
   if (report.split_for_val)
-    out << "  moved from train to val (stratified, --val-fraction): " << report.split_for_val << "\n";
+    out << "  moved from train to val (stratified, --val-fraction): " << report.split_for_val
+        << "\n";
   if (report.ferplus_no_majority || report.ferplus_not_fer_class)
     out << "  FERPlus dropped: " << report.ferplus_no_majority << " without a majority, "
         << report.ferplus_not_fer_class << " with a contempt/unknown/NF majority\n";

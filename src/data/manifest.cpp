@@ -64,7 +64,8 @@ json manifest_to_json(const Manifest& manifest) {
   return {{"format", std::string(kShardFormatName)},
           {"format_version", manifest.format_version},
           {"dataset", manifest.dataset},
-          {"image", {{"height", kImageSide}, {"width", kImageSide}, {"channels", 1}, {"dtype", "uint8"}}},
+          {"image",
+           {{"height", kImageSide}, {"width", kImageSide}, {"channels", 1}, {"dtype", "uint8"}}},
           {"classes", classes},
           {"has_soft_labels", manifest.has_soft_labels},
           {"checksum", "sha256"},
@@ -91,7 +92,8 @@ Manifest manifest_from_json(const json& doc, const std::string& where) {
   for (int s = 0; s < kNumSplits; ++s) {
     const std::string split_key = std::string(kSplitNames[s]);
     const std::string split_where = where + ": splits." + split_key;
-    if (!splits.contains(split_key)) throw CorruptDataError(where + ": missing key 'splits." + split_key + "'");
+    if (!splits.contains(split_key))
+      throw CorruptDataError(where + ": missing key 'splits." + split_key + "'");
     const json& split_json = splits.at(split_key);
     SplitEntry& entry = manifest.splits[s];
     entry.images = get_field<std::size_t>(split_json, "images", split_where);
@@ -146,10 +148,12 @@ std::string manifest_summary(const Manifest& manifest) {
     std::uint64_t bytes = 0;
     for (const auto& shard : entry.shards) bytes += shard.bytes;
     std::snprintf(line, sizeof line, "  %-6s %6zu %8s", std::string(kSplitNames[s]).c_str(),
-                  entry.shards.size(), with_thousands(static_cast<long long>(entry.images)).c_str());
+                  entry.shards.size(),
+                  with_thousands(static_cast<long long>(entry.images)).c_str());
     out << line;
     for (std::size_t count : entry.class_counts) {
-      std::snprintf(line, sizeof line, " %8s", with_thousands(static_cast<long long>(count)).c_str());
+      std::snprintf(line, sizeof line, " %8s",
+                    with_thousands(static_cast<long long>(count)).c_str());
       out << line;
     }
     std::snprintf(line, sizeof line, "   %.1f MB\n", static_cast<double>(bytes) / 1e6);

@@ -16,11 +16,11 @@ inline constexpr std::string_view kManifestFileName = "manifest.json";
 
 // Dataset and attribute names inside each .h5 file.
 namespace h5names {
-inline constexpr const char* kImages = "images";            // uint8 [N,48,48]
-inline constexpr const char* kLabels = "labels";            // uint8 [N]
-inline constexpr const char* kSources = "sources";          // vlen UTF-8 string [N]
-inline constexpr const char* kVotes = "ferplus_votes";      // uint8 [N,10] (FERPlus only)
-inline constexpr const char* kSoftLabels = "soft_labels";   // float32 [N,7] (FERPlus only)
+inline constexpr const char* kImages = "images";           // uint8 [N,48,48]
+inline constexpr const char* kLabels = "labels";           // uint8 [N]
+inline constexpr const char* kSources = "sources";         // vlen UTF-8 string [N]
+inline constexpr const char* kVotes = "ferplus_votes";     // uint8 [N,10] (FERPlus only)
+inline constexpr const char* kSoftLabels = "soft_labels";  // float32 [N,7] (FERPlus only)
 inline constexpr const char* kFormat = "format";
 inline constexpr const char* kFormatVersion = "format_version";
 inline constexpr const char* kDataset = "dataset";

@@ -11,7 +11,8 @@ namespace fs = std::filesystem;
 namespace {
 
 std::string read_string_attribute(hid_t object, const char* name, const std::string& where) {
-  if (H5Aexists(object, name) <= 0) throw CorruptDataError(where + ": missing attribute '" + name + "'");
+  if (H5Aexists(object, name) <= 0)
+    throw CorruptDataError(where + ": missing attribute '" + name + "'");
   H5Handle attribute(h5_check(H5Aopen(object, name, H5P_DEFAULT), where, name), H5Aclose);
   H5Handle type(h5_check(H5Aget_type(attribute.get()), where, name), H5Tclose);
   if (H5Tget_class(type.get()) != H5T_STRING || H5Tis_variable_str(type.get()) <= 0)
@@ -24,7 +25,8 @@ std::string read_string_attribute(hid_t object, const char* name, const std::str
 }
 
 int read_int_attribute(hid_t object, const char* name, const std::string& where) {
-  if (H5Aexists(object, name) <= 0) throw CorruptDataError(where + ": missing attribute '" + name + "'");
+  if (H5Aexists(object, name) <= 0)
+    throw CorruptDataError(where + ": missing attribute '" + name + "'");
   H5Handle attribute(h5_check(H5Aopen(object, name, H5P_DEFAULT), where, name), H5Aclose);
   int value = 0;
   if (H5Aread(attribute.get(), H5T_NATIVE_INT, &value) < 0)
@@ -38,7 +40,8 @@ H5Handle open_dataset(hid_t file, const char* name, const std::vector<hsize_t>& 
     throw CorruptDataError(where + ": missing dataset '" + name + "'");
   H5Handle dataset(h5_check(H5Dopen2(file, name, H5P_DEFAULT), where, name), H5Dclose);
   H5Handle space(h5_check(H5Dget_space(dataset.get()), where, name), H5Sclose);
-  std::vector<hsize_t> dims(static_cast<std::size_t>(std::max(0, H5Sget_simple_extent_ndims(space.get()))));
+  std::vector<hsize_t> dims(
+      static_cast<std::size_t>(std::max(0, H5Sget_simple_extent_ndims(space.get()))));
   H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
   if (dims != expected_dims) {
     auto show = [](const std::vector<hsize_t>& d) {
@@ -46,13 +49,14 @@ H5Handle open_dataset(hid_t file, const char* name, const std::vector<hsize_t>& 
       for (std::size_t i = 0; i < d.size(); ++i) s += (i ? "," : "") + std::to_string(d[i]);
       return s + "]";
     };
-    throw CorruptDataError(where + ": dataset '" + name + "' has shape " + show(dims) + ", expected " +
-                           show(expected_dims));
+    throw CorruptDataError(where + ": dataset '" + name + "' has shape " + show(dims) +
+                           ", expected " + show(expected_dims));
   }
   return dataset;
 }
 
-void read_whole(hid_t dataset, hid_t memory_type, void* out, const std::string& where, const char* name) {
+void read_whole(hid_t dataset, hid_t memory_type, void* out, const std::string& where,
+                const char* name) {
   if (H5Dread(dataset, memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0)
     throw CorruptDataError(where + ": cannot read dataset '" + name + "' (damaged file?)");
 }
@@ -73,13 +77,16 @@ SplitReader::SplitReader(const fs::path& dir, const SplitEntry& entry, Split spl
     const std::string where = shard.path.string();
     std::error_code ec;
     if (!fs::is_regular_file(shard.path, ec))
-      throw CorruptDataError(where + ": missing (listed in " + (dir / kManifestFileName).string() + ")");
+      throw CorruptDataError(where + ": missing (listed in " + (dir / kManifestFileName).string() +
+                             ")");
     const std::uint64_t bytes = fs::file_size(shard.path, ec);
     if (bytes != listed.bytes)
-      throw CorruptDataError(where + ": size is " + std::to_string(bytes) + " bytes, the manifest says " +
-                             std::to_string(listed.bytes) + " (truncated or modified)");
+      throw CorruptDataError(where + ": size is " + std::to_string(bytes) +
+                             " bytes, the manifest says " + std::to_string(listed.bytes) +
+                             " (truncated or modified)");
     shard.file = H5Handle(H5Fopen(shard.path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
-    if (!shard.file.valid()) throw CorruptDataError(where + ": not a readable HDF5 file (damaged?)");
+    if (!shard.file.valid())
+      throw CorruptDataError(where + ": not a readable HDF5 file (damaged?)");
     const hid_t file = shard.file.get();
     const int version = read_int_attribute(file, h5names::kFormatVersion, where);
     if (version != kShardFormatVersion)
@@ -87,14 +94,18 @@ SplitReader::SplitReader(const fs::path& dir, const SplitEntry& entry, Split spl
                              ", this build reads " + std::to_string(kShardFormatVersion));
     const std::string stored_split = read_string_attribute(file, h5names::kSplit, where);
     if (stored_split != split_name(split))
-      throw CorruptDataError(where + ": holds split '" + stored_split + "', the manifest lists it under '" +
-                             std::string(split_name(split)) + "'");
+      throw CorruptDataError(where + ": holds split '" + stored_split +
+                             "', the manifest lists it under '" + std::string(split_name(split)) +
+                             "'");
     const hsize_t n = listed.images;
-    shard.images = open_dataset(file, h5names::kImages, {n, hsize_t(kImageSide), hsize_t(kImageSide)}, where);
-    shard.file_space = H5Handle(h5_check(H5Dget_space(shard.images.get()), where, "H5Dget_space"), H5Sclose);
+    shard.images =
+        open_dataset(file, h5names::kImages, {n, hsize_t(kImageSide), hsize_t(kImageSide)}, where);
+    shard.file_space =
+        H5Handle(h5_check(H5Dget_space(shard.images.get()), where, "H5Dget_space"), H5Sclose);
     H5Handle labels = open_dataset(file, h5names::kLabels, {n}, where);
     labels_.resize(first + n);
-    if (n > 0) read_whole(labels.get(), H5T_NATIVE_UINT8, labels_.data() + first, where, h5names::kLabels);
+    if (n > 0)
+      read_whole(labels.get(), H5T_NATIVE_UINT8, labels_.data() + first, where, h5names::kLabels);
     ClassCounts counts{};
     for (std::size_t i = first; i < first + n; ++i) {
       if (labels_[i] >= kNumEmotions)
@@ -103,7 +114,8 @@ SplitReader::SplitReader(const fs::path& dir, const SplitEntry& entry, Split spl
       ++counts[labels_[i]];
     }
     if (counts != listed.class_counts)
-      throw CorruptDataError(where + ": per-class label counts differ from the manifest (modified?)");
+      throw CorruptDataError(where +
+                             ": per-class label counts differ from the manifest (modified?)");
     if (has_soft_labels) {
       H5Handle soft = open_dataset(file, h5names::kSoftLabels, {n, hsize_t(kNumEmotions)}, where);
       soft_labels_.resize((first + n) * kNumEmotions);
@@ -116,8 +128,9 @@ SplitReader::SplitReader(const fs::path& dir, const SplitEntry& entry, Split spl
   }
   if (first != entry.images)
     throw CorruptDataError(dir.string() + "/" + std::string(kManifestFileName) + ": split '" +
-                           std::string(split_name(split)) + "' lists " + std::to_string(entry.images) +
-                           " images but its shards hold " + std::to_string(first));
+                           std::string(split_name(split)) + "' lists " +
+                           std::to_string(entry.images) + " images but its shards hold " +
+                           std::to_string(first));
 }
 
 std::size_t SplitReader::shard_of(std::size_t index) const {
@@ -126,15 +139,18 @@ std::size_t SplitReader::shard_of(std::size_t index) const {
   return static_cast<std::size_t>(it - shards_.begin()) - 1;
 }
 
-void SplitReader::read_run(Shard& shard, std::size_t local_begin, std::size_t count, std::uint8_t* out) {
+void SplitReader::read_run(Shard& shard, std::size_t local_begin, std::size_t count,
+                           std::uint8_t* out) {
   const hsize_t start[3] = {local_begin, 0, 0};
   const hsize_t extent[3] = {count, kImageSide, kImageSide};
   const std::string where = shard.path.string();
-  h5_check(H5Sselect_hyperslab(shard.file_space.get(), H5S_SELECT_SET, start, nullptr, extent, nullptr),
-           where, "H5Sselect_hyperslab");
-  H5Handle memory(h5_check(H5Screate_simple(3, extent, nullptr), where, "H5Screate_simple"), H5Sclose);
-  if (H5Dread(shard.images.get(), H5T_NATIVE_UINT8, memory.get(), shard.file_space.get(), H5P_DEFAULT,
-              out) < 0)
+  h5_check(
+      H5Sselect_hyperslab(shard.file_space.get(), H5S_SELECT_SET, start, nullptr, extent, nullptr),
+      where, "H5Sselect_hyperslab");
+  H5Handle memory(h5_check(H5Screate_simple(3, extent, nullptr), where, "H5Screate_simple"),
+                  H5Sclose);
+  if (H5Dread(shard.images.get(), H5T_NATIVE_UINT8, memory.get(), shard.file_space.get(),
+              H5P_DEFAULT, out) < 0)
     throw CorruptDataError(where + ": cannot read images " + std::to_string(local_begin) + ".." +
                            std::to_string(local_begin + count - 1) + " (damaged file?)");
 }

@@ -27,10 +27,10 @@ H5Handle make_dataspace(std::initializer_list<hsize_t> dims, const std::string& 
 
 void write_scalar_attribute(hid_t object, const char* name, int value, const std::string& where) {
   H5Handle space(h5_check(H5Screate(H5S_SCALAR), where, "H5Screate"), H5Sclose);
-  H5Handle attribute(h5_check(H5Acreate2(object, name, H5T_NATIVE_INT, space.get(), H5P_DEFAULT,
-                                         H5P_DEFAULT),
-                              where, name),
-                     H5Aclose);
+  H5Handle attribute(
+      h5_check(H5Acreate2(object, name, H5T_NATIVE_INT, space.get(), H5P_DEFAULT, H5P_DEFAULT),
+               where, name),
+      H5Aclose);
   h5_check(H5Awrite(attribute.get(), H5T_NATIVE_INT, &value), where, name);
 }
 
@@ -49,7 +49,8 @@ void write_string_attribute(hid_t object, const char* name, const std::vector<st
   std::vector<const char*> pointers;
   for (const auto& value : values) pointers.push_back(value.c_str());
   H5Handle attribute(
-      h5_check(H5Acreate2(object, name, type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT), where, name),
+      h5_check(H5Acreate2(object, name, type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT), where,
+               name),
       H5Aclose);
   h5_check(H5Awrite(attribute.get(), type.get(), pointers.data()), where, name);
 }
@@ -73,7 +74,8 @@ void write_dataset(hid_t file, const char* name, hid_t file_type, hid_t memory_t
                             where, name),
                    H5Dclose);
   if (*dims.begin() > 0)
-    h5_check(H5Dwrite(dataset.get(), memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), where, name);
+    h5_check(H5Dwrite(dataset.get(), memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), where,
+             name);
 }
 
 void write_one_shard(const fs::path& path, const ImageSet& images,
@@ -98,8 +100,8 @@ void write_one_shard(const fs::path& path, const ImageSet& images,
   }
   write_dataset(file.get(), h5names::kImages, H5T_STD_U8LE, H5T_NATIVE_UINT8,
                 {n, hsize_t(kImageSide), hsize_t(kImageSide)}, pixels.data(), true, where);
-  write_dataset(file.get(), h5names::kLabels, H5T_STD_U8LE, H5T_NATIVE_UINT8, {n}, labels.data(), false,
-                where);
+  write_dataset(file.get(), h5names::kLabels, H5T_STD_U8LE, H5T_NATIVE_UINT8, {n}, labels.data(),
+                false, where);
   H5Handle string_type = variable_string_type(where);
   write_dataset(file.get(), h5names::kSources, string_type.get(), string_type.get(), {n},
                 sources.data(), n > 0, where);
@@ -127,7 +129,8 @@ void write_one_shard(const fs::path& path, const ImageSet& images,
   write_scalar_attribute(root, h5names::kShardCount, static_cast<int>(count), where);
   std::vector<std::string> class_names(kEmotionNames.begin(), kEmotionNames.end());
   write_string_attribute(root, h5names::kClassNames, class_names, false, where);
-  if (H5Fclose(file.get()) < 0) throw std::runtime_error(where + ": HDF5 H5Fclose failed (disk full?)");
+  if (H5Fclose(file.get()) < 0)
+    throw std::runtime_error(where + ": HDF5 H5Fclose failed (disk full?)");
   file = H5Handle();  // already closed
 }
 
@@ -164,7 +167,8 @@ std::vector<std::vector<std::size_t>> plan_shards(const std::vector<std::uint8_t
     dealing_order.insert(dealing_order.end(), members.begin(), members.end());
   }
   std::vector<std::vector<std::size_t>> shards(shard_count);
-  for (std::size_t j = 0; j < dealing_order.size(); ++j) shards[j % shard_count].push_back(dealing_order[j]);
+  for (std::size_t j = 0; j < dealing_order.size(); ++j)
+    shards[j % shard_count].push_back(dealing_order[j]);
   for (auto& shard : shards) deterministic_shuffle(shard, rng);
   return shards;
 }
@@ -215,7 +219,8 @@ Manifest write_shards(const ImageSet& images, const fs::path& out_dir,
       entry.shards.push_back(std::move(shard));
     }
   }
-  write_file_atomically(staging.path() / kManifestFileName, manifest_to_json(manifest).dump(2) + "\n");
+  write_file_atomically(staging.path() / kManifestFileName,
+                        manifest_to_json(manifest).dump(2) + "\n");
   staging.commit();
   return manifest;
 }

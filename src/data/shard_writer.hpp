@@ -18,8 +18,8 @@ struct ShardWriteOptions {
   std::string dataset_name;
   std::size_t images_per_shard = 4096;  // upper bound; shards of a split differ by at most 1
   std::uint64_t seed = 0;
-  bool overwrite = false;               // replace an existing output directory
-  nlohmann::json created_by;            // provenance stored in the manifest
+  bool overwrite = false;     // replace an existing output directory
+  nlohmann::json created_by;  // provenance stored in the manifest
 };
 
 // Assigns the items (given by label) to ceil(n / images_per_shard) shards: every
@@ -27,8 +27,7 @@ struct ShardWriteOptions {
 // one and each class's count per shard differs by at most one; each shard's order is
 // then shuffled so classes are interleaved. Returns positions into `labels`.
 std::vector<std::vector<std::size_t>> plan_shards(const std::vector<std::uint8_t>& labels,
-                                                  std::size_t images_per_shard,
-                                                  std::uint64_t seed);
+                                                  std::size_t images_per_shard, std::uint64_t seed);
 
 // Writes `out_dir` (= shards/<dataset>) atomically and returns its manifest. Throws
 // InputError if it exists and !overwrite; the previous directory stays intact on any failure.

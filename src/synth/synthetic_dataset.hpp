@@ -35,6 +35,7 @@ struct SynthSummary {
 
 // Writes the data set atomically (staging directory, then rename). Same options,
 // same bytes.
-SynthSummary write_synthetic_dataset(const std::filesystem::path& out_dir, const SynthOptions& options);
+SynthSummary write_synthetic_dataset(const std::filesystem::path& out_dir,
+                                     const SynthOptions& options);
 
 }  // namespace fer

@@ -50,15 +50,15 @@ int main(int argc, char** argv) {
   for (int r = 0; r < repeats; ++r) {
     reused.push_back(n / seconds_of([&] { reader.read_range(0, n, buffer.data()); }));
     fresh.push_back(n / seconds_of([&] {
-      std::vector<std::uint8_t> scratch(n * fer::kImagePixels);
-      reader.read_range(0, n, scratch.data());
-    }));
+                      std::vector<std::uint8_t> scratch(n * fer::kImagePixels);
+                      reader.read_range(0, n, scratch.data());
+                    }));
     fer::SplitMix64 rng(static_cast<std::uint64_t>(r));
     fer::deterministic_shuffle(order, rng);
     shuffled.push_back(n / seconds_of([&] {
-      for (std::size_t k = 0; k < n; k += kBatch)
-        reader.read(order.data() + k, std::min(kBatch, n - k), batch.data());
-    }));
+                         for (std::size_t k = 0; k < n; k += kBatch)
+                           reader.read(order.data() + k, std::min(kBatch, n - k), batch.data());
+                       }));
   }
   std::vector<double> cached;
   reader.cache_in_memory();
@@ -66,16 +66,17 @@ int main(int argc, char** argv) {
     fer::SplitMix64 rng(static_cast<std::uint64_t>(r));
     fer::deterministic_shuffle(order, rng);
     cached.push_back(n / seconds_of([&] {
-      for (std::size_t k = 0; k < n; k += kBatch)
-        reader.read(order.data() + k, std::min(kBatch, n - k), batch.data());
-    }));
+                       for (std::size_t k = 0; k < n; k += kBatch)
+                         reader.read(order.data() + k, std::min(kBatch, n - k), batch.data());
+                     }));
   }
   std::printf("reader: %s split '%s': %zu images in %zu shards, %d repeats (median)\n", argv[1],
               split_name.c_str(), n, dataset.manifest().split(*split).shards.size(), repeats);
   std::printf("  whole split, reused buffer   %12.0f images/s\n", median(reused));
-  std::printf("  whole split, fresh buffer    %12.0f images/s   (reused / fresh = %.1fx)\n", median(fresh),
-              median(reused) / median(fresh));
+  std::printf("  whole split, fresh buffer    %12.0f images/s   (reused / fresh = %.1fx)\n",
+              median(fresh), median(reused) / median(fresh));
   std::printf("  shuffled batches of %zu       %12.0f images/s\n", kBatch, median(shuffled));
-  std::printf("  shuffled batches, in memory  %12.0f images/s   (cache_in_memory)\n", median(cached));
+  std::printf("  shuffled batches, in memory  %12.0f images/s   (cache_in_memory)\n",
+              median(cached));
   return 0;
 }

@@ -14,9 +14,11 @@ inline ImageSet make_image_set(std::size_t count, bool with_votes = false) {
     const auto label = static_cast<std::uint8_t>((i * 5 + i / 7) % 7);
     const Split split = i % 10 < 7 ? Split::kTrain : i % 10 < 9 ? Split::kVal : Split::kTest;
     const auto pixels = pattern_pixels(static_cast<int>(i));
-    std::copy(pixels.begin(), pixels.end(), images.append(label, split, "item-" + std::to_string(i)));
+    std::copy(pixels.begin(), pixels.end(),
+              images.append(label, split, "item-" + std::to_string(i)));
     if (with_votes)
-      for (int c = 0; c < kFerPlusVoteColumns; ++c) images.votes.push_back(static_cast<std::uint8_t>((i + c) % 4));
+      for (int c = 0; c < kFerPlusVoteColumns; ++c)
+        images.votes.push_back(static_cast<std::uint8_t>((i + c) % 4));
   }
   return images;
 }

@@ -13,7 +13,8 @@ using test::TempDir;
 using test::write_file;
 
 std::size_t entries(const fs::path& dir) {
-  return static_cast<std::size_t>(std::distance(fs::directory_iterator(dir), fs::directory_iterator()));
+  return static_cast<std::size_t>(
+      std::distance(fs::directory_iterator(dir), fs::directory_iterator()));
 }
 
 TEST(AtomicOutput, WriteFileReplacesContentsAndLeavesNoTemporary) {

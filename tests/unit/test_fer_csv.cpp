@@ -55,8 +55,10 @@ TEST(Fer2013Csv, ParsesRowsWithLabelsSplitsAndPixels) {
 TEST(Fer2013Csv, ToleratesCrlfBomWhitespaceQuotesAndColumnOrder) {
   TempDir dir;
   const auto pixels = pattern_pixels(5);
-  const std::string text = "\xEF\xBB\xBF Usage , emotion ,pixels\r\n"
-                           "PublicTest,4,\"" + test::pixels_text(pixels) + "\"\r\n\r\n";
+  const std::string text =
+      "\xEF\xBB\xBF Usage , emotion ,pixels\r\n"
+      "PublicTest,4,\"" +
+      test::pixels_text(pixels) + "\"\r\n\r\n";
   const Fer2013Csv csv = parse(dir, text);
   ASSERT_EQ(csv.images.size(), 1u);
   EXPECT_EQ(csv.images.labels[0], 4);
@@ -83,11 +85,13 @@ TEST(Fer2013Csv, MalformedRowsNameFileLineAndExpectation) {
   EXPECT_NE(e.find(":2: pixels: value 'x3'"), std::string::npos) << e;
 
   e = error_of(kHeader + good + good + "7," + test::pixels_text(pattern_pixels(1)) + ",Training\n");
-  EXPECT_NE(e.find("fer2013.csv:4: emotion: '7' is not a FER2013 label id"), std::string::npos) << e;
+  EXPECT_NE(e.find("fer2013.csv:4: emotion: '7' is not a FER2013 label id"), std::string::npos)
+      << e;
 
   e = error_of(kHeader + "0," + test::pixels_text(pattern_pixels(1)) + ",Validation\n");
   EXPECT_NE(e.find(":2: Usage: 'Validation' is not one of Training, PublicTest, PrivateTest"),
-            std::string::npos) << e;
+            std::string::npos)
+      << e;
 
   e = error_of(kHeader + "0," + test::pixels_text(pattern_pixels(1)) + "\n");
   EXPECT_NE(e.find(":2: expected 3 columns"), std::string::npos) << e;
@@ -121,7 +125,8 @@ TEST(Fer2013Csv, SkipInvalidCountsAndKeepsTheRest) {
 TEST(Fer2013Csv, WithoutUsageColumnSplitsTrainIntoValByStratifiedDraw) {
   TempDir dir;
   std::string text = "emotion,pixels\n";
-  for (int i = 0; i < 700; ++i) text += std::to_string(i % 7) + "," + test::pixels_text(pattern_pixels(i)) + "\n";
+  for (int i = 0; i < 700; ++i)
+    text += std::to_string(i % 7) + "," + test::pixels_text(pattern_pixels(i)) + "\n";
   IngestReport report(false);
   const Fer2013Csv csv = parse(dir, text, false, &report);
   const auto counts = csv.images.class_counts();

@@ -67,9 +67,9 @@ TEST(FerPlusJoin, ReplacesLabelsStoresVotesAndDropsCounted) {
                         csv_row(0, pattern_pixels(2), "PublicTest") + "\n" +
                         csv_row(0, pattern_pixels(3), "PrivateTest") + "\n");
   write_file(f.plus, kPlusHeader + "Training,fer0000000.png,0,9,0,0,0,0,0,0,1,0\n" +  // Happy
-                         "Training,fer0000001.png,5,5,0,0,0,0,0,0,0,0\n" +             // tie
-                         "PublicTest,fer0000002.png,0,0,0,0,0,0,2,0,0,8\n" +           // NF
-                         "PrivateTest,,0,0,0,10,0,0,0,0,0,0\n");                       // Sad
+                         "Training,fer0000001.png,5,5,0,0,0,0,0,0,0,0\n" +            // tie
+                         "PublicTest,fer0000002.png,0,0,0,0,0,0,2,0,0,8\n" +          // NF
+                         "PrivateTest,,0,0,0,10,0,0,0,0,0,0\n");                      // Sad
   IngestReport report(false);
   Fer2013Csv csv = read_fer2013_csv(f.csv, {}, report);
   apply_ferplus(csv, read_ferplus_csv(f.plus), report);
@@ -96,27 +96,34 @@ TEST(FerPlusJoin, RowCountAndUsageMustAgree) {
     apply_ferplus(csv, read_ferplus_csv(f.plus), report);
     FAIL() << "row count mismatch accepted";
   } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("has 1 data rows but fer2013.csv has 2"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("has 1 data rows but fer2013.csv has 2"),
+              std::string::npos)
+        << e.what();
   }
-  write_file(f.plus, kPlusHeader + "Training,a,0,9,0,0,0,0,0,0,1,0\nTraining,b,0,9,0,0,0,0,0,0,1,0\n");
+  write_file(f.plus,
+             kPlusHeader + "Training,a,0,9,0,0,0,0,0,0,1,0\nTraining,b,0,9,0,0,0,0,0,0,1,0\n");
   try {
     apply_ferplus(csv, read_ferplus_csv(f.plus), report);
     FAIL() << "Usage mismatch accepted";
   } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("fer2013new.csv:3: Usage is train but row 2 of fer2013.csv is val"),
-              std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(
+                  "fer2013new.csv:3: Usage is train but row 2 of fer2013.csv is val"),
+              std::string::npos)
+        << e.what();
   }
 }
 
 TEST(FerPlusCsv, BadVoteNamesLineAndColumn) {
   Files f;
-  write_file(f.plus, kPlusHeader + "Training,a,0,9,0,0,0,0,0,0,1,0\nTraining,b,0,x,0,0,0,0,0,0,1,0\n");
+  write_file(f.plus,
+             kPlusHeader + "Training,a,0,9,0,0,0,0,0,0,1,0\nTraining,b,0,x,0,0,0,0,0,0,1,0\n");
   try {
     read_ferplus_csv(f.plus);
     FAIL();
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("fer2013new.csv:3: happiness: 'x' is not a vote count"),
-              std::string::npos) << e.what();
+              std::string::npos)
+        << e.what();
   }
 }
 

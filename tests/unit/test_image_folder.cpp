@@ -13,7 +13,8 @@ using test::TempDir;
 using test::write_file;
 using test::write_image;
 
-ImageSet read(const TempDir& dir, IngestReport& report, double val_fraction = 0.1, std::uint64_t seed = 0) {
+ImageSet read(const TempDir& dir, IngestReport& report, double val_fraction = 0.1,
+              std::uint64_t seed = 0) {
   IngestOptions options;
   options.val_fraction = val_fraction;
   options.seed = seed;
@@ -56,16 +57,19 @@ TEST(ImageFolder, ClassByFolderNameSplitByPrefix) {
 
 TEST(ImageFolder, WithoutPrefixTrainIsSplitStratifiedAndSeeded) {
   TempDir dir;
-  for (int i = 0; i < 40; ++i) write_image(dir / ("train/happy/im" + std::to_string(i) + ".png"), pattern_pixels(i), 48, 48);
-  for (int i = 0; i < 20; ++i) write_image(dir / ("train/angry/im" + std::to_string(i) + ".png"), pattern_pixels(i), 48, 48);
-  for (int i = 0; i < 5; ++i) write_image(dir / ("test/angry/im" + std::to_string(i) + ".png"), pattern_pixels(i), 48, 48);
+  for (int i = 0; i < 40; ++i)
+    write_image(dir / ("train/happy/im" + std::to_string(i) + ".png"), pattern_pixels(i), 48, 48);
+  for (int i = 0; i < 20; ++i)
+    write_image(dir / ("train/angry/im" + std::to_string(i) + ".png"), pattern_pixels(i), 48, 48);
+  for (int i = 0; i < 5; ++i)
+    write_image(dir / ("test/angry/im" + std::to_string(i) + ".png"), pattern_pixels(i), 48, 48);
   IngestReport report(false);
   const ImageSet a = read(dir, report, 0.25, 7);
   auto counts = a.class_counts();
   EXPECT_EQ(counts[1][3], 10u);  // val happy
   EXPECT_EQ(counts[1][0], 5u);   // val angry
   EXPECT_EQ(counts[0][3], 30u);
-  EXPECT_EQ(counts[2][0], 5u);   // test/ without prefix stays test
+  EXPECT_EQ(counts[2][0], 5u);  // test/ without prefix stays test
   EXPECT_EQ(report.split_for_val, 15u);
 
   IngestReport again(false), other(false);
@@ -90,7 +94,8 @@ TEST(ImageFolder, OtherSizesAndColourAreConvertedAndCounted) {
   auto at = index_by_source(images);
   EXPECT_EQ(images.image(at.at("train/happy/Training_1.png"))[100], 200);
   const auto expected = pattern_pixels(2);
-  EXPECT_TRUE(std::equal(expected.begin(), expected.end(), images.image(at.at("train/happy/Training_2.png"))));
+  EXPECT_TRUE(std::equal(expected.begin(), expected.end(),
+                         images.image(at.at("train/happy/Training_2.png"))));
 }
 
 TEST(ImageFolder, CorruptImagesAreErrorsNamingTheFile) {
@@ -119,7 +124,8 @@ TEST(ImageFolder, TruncatedJpegAndEmptyFileAreSkippedWhenAsked) {
   EXPECT_EQ(images.size(), 1u);
   EXPECT_EQ(report.invalid.count(), 2u);
   EXPECT_NE(report.invalid.first_messages()[0].find("Training_2.jpg"), std::string::npos);
-  EXPECT_NE(report.invalid.first_messages()[1].find("Training_3.jpg: empty file"), std::string::npos);
+  EXPECT_NE(report.invalid.first_messages()[1].find("Training_3.jpg: empty file"),
+            std::string::npos);
 }
 
 TEST(ImageFolder, UnknownClassFolderAndLayoutErrors) {
@@ -130,7 +136,9 @@ TEST(ImageFolder, UnknownClassFolderAndLayoutErrors) {
     read(dir, report);
     FAIL();
   } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("'contempt' is not a FER2013 class folder"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("'contempt' is not a FER2013 class folder"),
+              std::string::npos)
+        << e.what();
   }
   TempDir flat;
   write_image(flat / "happy/Training_1.png", pattern_pixels(1), 48, 48);

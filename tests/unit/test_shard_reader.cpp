@@ -23,7 +23,9 @@ class ShardReaderTest : public ::testing::Test {
     manifest_ = write_shards(images_, dir_ / "t", options);
   }
   // Original index of an image read back, from its stored source "item-<i>".
-  static std::size_t original_index(const std::string& source) { return std::stoul(source.substr(5)); }
+  static std::size_t original_index(const std::string& source) {
+    return std::stoul(source.substr(5));
+  }
   std::string error_opening(ShardOpenOptions options = {}) {
     try {
       ShardDataset dataset(dir_ / "t", options);
@@ -54,11 +56,12 @@ TEST_F(ShardReaderTest, RoundTripEveryImageLabelAndSoftLabel) {
       const std::size_t i = original_index(sources[k]);
       ASSERT_EQ(static_cast<int>(images_.splits[i]), s);
       ASSERT_EQ(split.labels()[k], images_.labels[i]);
-      ASSERT_TRUE(std::equal(buffer.begin() + k * kImagePixels, buffer.begin() + (k + 1) * kImagePixels,
-                             images_.image(i)))
+      ASSERT_TRUE(std::equal(buffer.begin() + k * kImagePixels,
+                             buffer.begin() + (k + 1) * kImagePixels, images_.image(i)))
           << "image " << k << " of split " << s;
       const auto soft = soft_labels_from_votes(images_.votes.data() + i * kFerPlusVoteColumns);
-      for (int c = 0; c < kNumEmotions; ++c) ASSERT_FLOAT_EQ(split.soft_labels()[k * kNumEmotions + c], soft[c]);
+      for (int c = 0; c < kNumEmotions; ++c)
+        ASSERT_FLOAT_EQ(split.soft_labels()[k * kNumEmotions + c], soft[c]);
     }
     total += split.size();
   }
@@ -130,7 +133,8 @@ TEST_F(ShardReaderTest, MissingShardAndManifestProblems) {
   json = manifest_to_json(manifest_);
   json["splits"]["val"].erase("images");
   test::write_file(dir_ / "t" / "manifest.json", json.dump());
-  EXPECT_NE(error_opening().find("splits.val: missing key 'images'"), std::string::npos) << error_opening();
+  EXPECT_NE(error_opening().find("splits.val: missing key 'images'"), std::string::npos)
+      << error_opening();
 
   fs::remove(dir_ / "t" / "manifest.json");
   EXPECT_NE(error_opening().find("manifest.json: cannot open"), std::string::npos);
@@ -143,7 +147,8 @@ TEST_F(ShardReaderTest, LabelCountsThatDisagreeWithManifestAreRejected) {
   counts[1] = counts[1].get<int>() - 1;
   test::write_file(dir_ / "t" / "manifest.json", json.dump());
   const std::string e = error_opening();
-  EXPECT_NE(e.find("train-00001-of-00006.h5: per-class label counts differ"), std::string::npos) << e;
+  EXPECT_NE(e.find("train-00001-of-00006.h5: per-class label counts differ"), std::string::npos)
+      << e;
 }
 
 }  // namespace

@@ -49,7 +49,8 @@ TEST(PlanShards, BalancedSizesAndClassesEveryItemOnce) {
         }
       }
       EXPECT_LE(largest - smallest, 1u) << "n=" << n << " per_shard=" << per_shard;
-      for (int c = 0; c < kNumEmotions; ++c) EXPECT_LE(class_max[c] - class_min[c], 1u) << "class " << c;
+      for (int c = 0; c < kNumEmotions; ++c)
+        EXPECT_LE(class_max[c] - class_min[c], 1u) << "class " << c;
       std::sort(seen.begin(), seen.end());
       for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(seen[i], i);
     }
@@ -63,7 +64,8 @@ TEST(PlanShards, SeededAndInterleaved) {
   // Within a shard classes are interleaved, not in blocks by class.
   const auto shard = plan_shards(labels, 100, 1)[0];
   std::size_t changes = 0;
-  for (std::size_t k = 1; k < shard.size(); ++k) changes += labels[shard[k]] != labels[shard[k - 1]];
+  for (std::size_t k = 1; k < shard.size(); ++k)
+    changes += labels[shard[k]] != labels[shard[k - 1]];
   EXPECT_GT(changes, 30u);
   EXPECT_THROW(plan_shards(labels, 0, 1), InputError);
 }
@@ -86,7 +88,8 @@ TEST(WriteShards, SameInputAndSeedGiveByteIdenticalShards) {
       ++files;
     }
   EXPECT_EQ(files, 4u + 1u + 1u);  // 210 train / 64 -> 4, 60 val -> 1, 30 test -> 1
-  EXPECT_EQ(test::read_file(dir / "a" / "manifest.json"), test::read_file(dir / "b" / "manifest.json"));
+  EXPECT_EQ(test::read_file(dir / "a" / "manifest.json"),
+            test::read_file(dir / "b" / "manifest.json"));
   options.seed = 6;
   const Manifest c = write_shards(images, dir / "c", options);
   EXPECT_NE(c.splits[0].shards[0].sha256, a.splits[0].shards[0].sha256);

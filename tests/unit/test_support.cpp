@@ -38,7 +38,8 @@ std::string read_file(const std::filesystem::path& path) {
 
 std::vector<std::uint8_t> pattern_pixels(int seed) {
   std::vector<std::uint8_t> pixels(48 * 48);
-  for (int i = 0; i < 48 * 48; ++i) pixels[i] = static_cast<std::uint8_t>((i * (seed + 3) + seed * 17) % 256);
+  for (int i = 0; i < 48 * 48; ++i)
+    pixels[i] = static_cast<std::uint8_t>((i * (seed + 3) + seed * 17) % 256);
   return pixels;
 }
 
@@ -55,13 +56,14 @@ std::string csv_row(int label, const std::vector<std::uint8_t>& pixels, const st
   return std::to_string(label) + "," + pixels_text(pixels) + "," + usage;
 }
 
-void write_image(const std::filesystem::path& path, const std::vector<std::uint8_t>& pixels, int rows,
-                 int cols, int channels) {
+void write_image(const std::filesystem::path& path, const std::vector<std::uint8_t>& pixels,
+                 int rows, int cols, int channels) {
   std::filesystem::create_directories(path.parent_path());
   cv::Mat gray(rows, cols, CV_8UC1, const_cast<std::uint8_t*>(pixels.data()));
   cv::Mat image = gray;
   if (channels == 3) cv::cvtColor(gray, image, cv::COLOR_GRAY2BGR);
-  if (!cv::imwrite(path.string(), image)) throw std::runtime_error("cannot write image " + path.string());
+  if (!cv::imwrite(path.string(), image))
+    throw std::runtime_error("cannot write image " + path.string());
 }
 
 }  // namespace fer::test

@@ -33,7 +33,7 @@ std::string csv_row(int label, const std::vector<std::uint8_t>& pixels, const st
 std::string pixels_text(const std::vector<std::uint8_t>& pixels);
 
 // Writes a grayscale image of the given size with OpenCV (format by extension).
-void write_image(const std::filesystem::path& path, const std::vector<std::uint8_t>& pixels, int rows,
-                 int cols, int channels = 1);
+void write_image(const std::filesystem::path& path, const std::vector<std::uint8_t>& pixels,
+                 int rows, int cols, int channels = 1);
 
 }  // namespace fer::test
