@@ -1,0 +1,94 @@
+#include "model/fer_net.hpp"
+
+#include "data/emotions.hpp"
+
+namespace fer {
+namespace nn = torch::nn;
+
+FerNetImpl::FerNetImpl(const ModelConfig& config, int input_side) : config_(config) {
+  nn::Sequential cnn;
+  std::int64_t channels = 1, side = input_side;
+  for (int stage_channels : config.channels) {
+    for (int k = 0; k < config.convs_per_stage; ++k) {
+      // No conv bias: the BatchNorm that follows has its own.
+      cnn->push_back(nn::Conv2d(nn::Conv2dOptions(channels, stage_channels, /*kernel_size=*/3).padding(1).bias(false)));
+      cnn->push_back(nn::BatchNorm2d(stage_channels));
+      cnn->push_back(nn::ReLU(nn::ReLUOptions().inplace(true)));
+      channels = stage_channels;
+    }
+    cnn->push_back(nn::MaxPool2d(nn::MaxPool2dOptions(2)));
+    side /= 2;
+    if (config.cnn_dropout > 0) cnn->push_back(nn::Dropout2d(config.cnn_dropout));
+  }
+  if (side < 1)
+    throw std::invalid_argument("model: " + std::to_string(config.channels.size()) + " stages shrink a " +
+                                std::to_string(input_side) + "x" + std::to_string(input_side) +
+                                " input below 1x1; use fewer stages or a larger input");
+  cnn_ = register_module("cnn", cnn);
+
+  if (config.sequence == "rows") {
+    sequence_length_ = side;
+    step_features_ = channels * side;
+  } else if (config.sequence == "columns") {
+    sequence_length_ = side;
+    step_features_ = channels * side;
+  } else {  // raster
+    sequence_length_ = side * side;
+    step_features_ = channels;
+  }
+  const double between_layers = config.rnn_layers > 1 ? config.rnn_dropout : 0.0;
+  if (config.rnn == "gru") {
+    gru_ = register_module("rnn", nn::GRU(nn::GRUOptions(step_features_, config.rnn_hidden)
+                                              .num_layers(config.rnn_layers)
+                                              .batch_first(true)
+                                              .bidirectional(config.bidirectional)
+                                              .dropout(between_layers)));
+  } else {
+    lstm_ = register_module("rnn", nn::LSTM(nn::LSTMOptions(step_features_, config.rnn_hidden)
+                                                .num_layers(config.rnn_layers)
+                                                .batch_first(true)
+                                                .bidirectional(config.bidirectional)
+                                                .dropout(between_layers)));
+  }
+  const std::int64_t rnn_out = config.rnn_hidden * (config.bidirectional ? 2 : 1);
+  if (config.pooling == "attention") attention_ = register_module("attention", nn::Linear(rnn_out, 1));
+  head_dropout_ = register_module("head_dropout", nn::Dropout(config.head_dropout));
+  head_ = register_module("head", nn::Linear(rnn_out, kNumEmotions));
+}
+
+torch::Tensor FerNetImpl::to_sequence(const torch::Tensor& features) const {
+  const auto b = features.size(0), c = features.size(1), h = features.size(2), w = features.size(3);
+  if (config_.sequence == "rows")  // step = one row: [B, h, C*w]
+    return features.permute({0, 2, 1, 3}).reshape({b, h, c * w});
+  if (config_.sequence == "columns")  // step = one column: [B, w, C*h]
+    return features.permute({0, 3, 1, 2}).reshape({b, w, c * h});
+  return features.flatten(2).transpose(1, 2);  // raster: [B, h*w, C]
+}
+
+torch::Tensor FerNetImpl::forward(torch::Tensor images) {
+  torch::Tensor sequence = to_sequence(cnn_->forward(images)).contiguous();
+  torch::Tensor steps = lstm_ ? std::get<0>(lstm_->forward(sequence)) : std::get<0>(gru_->forward(sequence));
+  torch::Tensor pooled;
+  if (config_.pooling == "mean") {
+    pooled = steps.mean(1);
+  } else if (config_.pooling == "attention") {
+    torch::Tensor weights = torch::softmax(attention_->forward(steps), /*dim=*/1);  // [B, T, 1]
+    pooled = (weights * steps).sum(1);
+  } else if (config_.bidirectional) {
+    // last: the forward direction's last step and the backward direction's first,
+    // each having read the whole sequence.
+    const std::int64_t hidden = config_.rnn_hidden;
+    pooled = torch::cat({steps.select(1, -1).narrow(1, 0, hidden), steps.select(1, 0).narrow(1, hidden, hidden)}, 1);
+  } else {
+    pooled = steps.select(1, -1);
+  }
+  return head_->forward(head_dropout_->forward(pooled));
+}
+
+std::int64_t parameter_count(torch::nn::Module& module) {
+  std::int64_t count = 0;
+  for (const auto& p : module.parameters()) count += p.numel();
+  return count;
+}
+
+}  // namespace fer

@@ -1,0 +1,99 @@
+#include "pipeline/augment.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "data/emotions.hpp"
+#include "pipeline/normalize.hpp"
+
+namespace fer {
+namespace {
+
+// Copies a size x size window of a 48x48 image at (x, y), mirrored if asked, normalised.
+void crop_normalized(const std::uint8_t* image48, int x, int y, int size, bool mirror, float* out) {
+  for (int r = 0; r < size; ++r)
+    for (int c = 0; c < size; ++c) {
+      const int source_c = mirror ? x + size - 1 - c : x + c;
+      out[r * size + c] = normalize_pixel(image48[(y + r) * kImageSide + source_c]);
+    }
+}
+
+}  // namespace
+
+int model_input_size(const AugmentConfig& config) {
+  return config.crop_size > 0 ? config.crop_size : kImageSide;
+}
+
+void augment_for_training(const std::uint8_t* image48, const AugmentConfig& config, SplitMix64& rng,
+                          float* out) {
+  // Draw every parameter unconditionally so each sample uses the same number of
+  // random values whatever the probabilities (keeps streams aligned across configs).
+  const bool scale_on = rng.uniform() < config.scale_probability;
+  const double scale = rng.uniform(config.scale_min, config.scale_max);
+  const bool rotate_on = rng.uniform() < config.rotate_probability;
+  const double angle = rng.uniform(-config.rotate_degrees, config.rotate_degrees);
+  const bool translate_on = rng.uniform() < config.translate_probability;
+  const double dx = rng.uniform(-config.translate_pixels, config.translate_pixels);
+  const double dy = rng.uniform(-config.translate_pixels, config.translate_pixels);
+  const bool flip = rng.uniform() < config.flip_probability;
+  const int size = model_input_size(config);
+  const int crop_x = static_cast<int>(rng.below(static_cast<std::uint64_t>(kImageSide - size + 1)));
+  const int crop_y = static_cast<int>(rng.below(static_cast<std::uint64_t>(kImageSide - size + 1)));
+  const bool erase_on = rng.uniform() < config.erase_probability;
+  const double erase_area = rng.uniform(0.02, std::max(0.02, config.erase_max_fraction)) * size * size;
+  const double erase_aspect = std::exp(rng.uniform(std::log(0.3), std::log(3.3)));
+  const double erase_u = rng.uniform(), erase_v = rng.uniform();
+
+  std::uint8_t warped[kImagePixels];
+  const bool any_warp = scale_on || rotate_on || translate_on || flip;
+  if (any_warp) {
+    const cv::Point2f center(kImageSide / 2.0f - 0.5f, kImageSide / 2.0f - 0.5f);
+    cv::Mat affine = cv::getRotationMatrix2D(center, rotate_on ? angle : 0.0, scale_on ? scale : 1.0);
+    if (flip) {  // mirror x around the centre: x' = (W - 1) - x, composed after the rotation
+      affine.at<double>(0, 0) = -affine.at<double>(0, 0);
+      affine.at<double>(0, 1) = -affine.at<double>(0, 1);
+      affine.at<double>(0, 2) = (kImageSide - 1) - affine.at<double>(0, 2);
+    }
+    if (translate_on) {
+      affine.at<double>(0, 2) += dx;
+      affine.at<double>(1, 2) += dy;
+    }
+    const cv::Mat source(kImageSide, kImageSide, CV_8UC1, const_cast<std::uint8_t*>(image48));
+    cv::Mat target(kImageSide, kImageSide, CV_8UC1, warped);
+    cv::warpAffine(source, target, affine, target.size(), cv::INTER_LINEAR, cv::BORDER_REFLECT_101);
+  }
+  crop_normalized(any_warp ? warped : image48, crop_x, crop_y, size, false, out);
+
+  if (erase_on) {
+    const int h = std::clamp(static_cast<int>(std::lround(std::sqrt(erase_area * erase_aspect))), 1, size);
+    const int w = std::clamp(static_cast<int>(std::lround(std::sqrt(erase_area / erase_aspect))), 1, size);
+    const int top = static_cast<int>(erase_v * (size - h + 1)), left = static_cast<int>(erase_u * (size - w + 1));
+    for (int r = top; r < top + h; ++r) std::fill(out + r * size + left, out + r * size + left + w, 0.0f);
+  }
+}
+
+int eval_view_count(const AugmentConfig& config) {
+  if (config.eval_tta == "tencrop") return 10;
+  if (config.eval_tta == "flip") return 2;
+  return 1;
+}
+
+void eval_views(const std::uint8_t* image48, const AugmentConfig& config, float* out) {
+  const int size = model_input_size(config);
+  const int centre = (kImageSide - size) / 2, far = kImageSide - size;
+  const int pixels = size * size;
+  if (config.eval_tta == "tencrop") {
+    const int corners[5][2] = {{0, 0}, {far, 0}, {0, far}, {far, far}, {centre, centre}};
+    for (int k = 0; k < 5; ++k) {
+      crop_normalized(image48, corners[k][0], corners[k][1], size, false, out + k * pixels);
+      crop_normalized(image48, corners[k][0], corners[k][1], size, true, out + (5 + k) * pixels);
+    }
+    return;
+  }
+  crop_normalized(image48, centre, centre, size, false, out);
+  if (config.eval_tta == "flip") crop_normalized(image48, centre, centre, size, true, out + pixels);
+}
+
+}  // namespace fer

@@ -1,0 +1,30 @@
+#pragma once
+// Training augmentation and evaluation views of a 48x48 face, producing normalised
+// float images. Each random choice comes from the caller's generator, seeded per
+// sample, so the result does not depend on which thread did the work.
+
+#include <cstdint>
+#include <vector>
+
+#include "common/rng.hpp"
+#include "config/train_config.hpp"
+
+namespace fer {
+
+// Side of the images the model sees: crop_size, or 48 without cropping.
+int model_input_size(const AugmentConfig& config);
+
+// One augmented training image into out[size * size] (size = model_input_size):
+// one affine warp for scale (random resized crop), rotation, translation and flip
+// (edges reflected), a random crop when crop_size > 0, normalisation, then random
+// erasing (the rectangle is set to the normalised mean, 0).
+void augment_for_training(const std::uint8_t* image48, const AugmentConfig& config, SplitMix64& rng,
+                          float* out);
+
+// Views used at evaluation: "none" -> 1 (centre crop or the whole image), "flip" ->
+// 2 (plus its mirror), "tencrop" -> 10 (four corners and centre, and their mirrors).
+int eval_view_count(const AugmentConfig& config);
+// Writes eval_view_count() normalised images of size^2 each into out.
+void eval_views(const std::uint8_t* image48, const AugmentConfig& config, float* out);
+
+}  // namespace fer

@@ -1,0 +1,34 @@
+#pragma once
+// fer-train's engine: builds the model from the configuration, trains it on the
+// shards' train split, validates on val every epoch (the best checkpoint is chosen on
+// val, never on test), writes checkpoints and metrics, and resumes exactly. No
+// LibTorch in this header: the executable stays cheap to compile.
+
+#include <filesystem>
+#include <string>
+
+#include "config/train_config.hpp"
+
+namespace fer {
+
+struct TrainRequest {
+  TrainConfig config;
+  std::string config_name = "custom";  // stem of the YAML file; names runs
+  std::string run;                     // run name; default <config_name>-<YYYYmmdd-HHMMSS>
+  std::string resume;                  // "", "auto" (the newest run of this config, if any), or a checkpoint/run
+  int stop_after_epoch = 0;            // stop after this epoch as if interrupted (0: run to the end)
+  bool progress = true;
+};
+
+struct TrainResult {
+  std::filesystem::path run_dir;
+  int epochs_completed = 0;
+  double best_val_accuracy = 0;
+  int best_epoch = 0;
+  double last_val_accuracy = 0;
+  double images_per_second = 0;
+};
+
+TrainResult train(const TrainRequest& request);
+
+}  // namespace fer
