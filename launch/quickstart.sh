@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job, end to end on data that needs no download:
 #   install what is missing -> build -> generate a synthetic FER2013 data set
-#   (fer-synth) -> shard it (fer-shard) -> check the shards and print the summary.
+#   (fer-synth) -> shard it (fer-shard) -> check the shards -> train the tiny
+#   CNN-RNN on them (fer-train, configs/tiny.yaml) -> print the summary.
 #
 #   bash launch/quickstart.sh                      # synthetic data
 #   FER_INPUT=~/fer2013.csv bash launch/quickstart.sh       # a real download (CSV)
@@ -9,7 +10,8 @@
 #
 # Environment: FER_INPUT (real data instead of fer-synth), FER_DATASET (shard
 # directory name, default synth or the input's name), FER_SYNTH_IMAGES (6000),
-# plus those of launch/setup.sh.
+# FER_CONFIG (training preset, default configs/tiny.yaml), plus those of
+# launch/setup.sh. Extra arguments go to fer-train (e.g. --set train.epochs=3).
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 install_dependencies
@@ -32,4 +34,8 @@ log "sharding $input -> shards/$dataset"
 log "checking shards/$dataset against its manifest"
 "$FER_BIN/fer-shard" --inspect "shards/$dataset" --verify
 
-log "done: shards/$dataset is ready (training arrives with fer-train)"
+config="${FER_CONFIG:-configs/tiny.yaml}"
+log "training $config on shards/$dataset"
+"$FER_BIN/fer-train" -c "$config" --set "data.shards=shards/$dataset" "$@"
+
+log "done: shards/$dataset, and the run above under checkpoints/ (best.pt, metrics.jsonl)"

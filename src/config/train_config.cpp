@@ -70,19 +70,18 @@ std::string describe(const YAML::Node& node) {
   throw InputError(message);
 }
 
-// Shortest %g-style text that reads back as exactly the same double, so that
-// to_yaml() round-trips while 0.01 still prints as "0.01" and 1e-4 as "0.0001".
-// to_chars/from_chars rather than snprintf/strtod: they ignore the C locale.
+// The shortest text that reads back as exactly the same double (0.01 -> "0.01",
+// 10 -> "10", 1e-4 -> "0.0001"), so to_yaml() round-trips and stays readable.
+// to_chars rather than snprintf: it ignores the C locale.
 std::string format_double(double value) {
-  constexpr int kMaxDigits = std::numeric_limits<double>::max_digits10;
-  char buffer[64];
-  for (int digits = 1;; ++digits) {
-    const auto written =
-        std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::general, digits);
-    double read_back = 0;
-    std::from_chars(buffer, written.ptr, read_back);
-    if (read_back == value || digits >= kMaxDigits) return std::string(buffer, written.ptr);
-  }
+  char buffer[400];
+  const auto shortest = std::to_chars(buffer, buffer + sizeof buffer, value);
+  std::string text(buffer, shortest.ptr);
+  if (text.find('e') == std::string::npos) return text;
+  // Prefer plain decimals for moderately small numbers (1e-04 -> 0.0001).
+  const auto fixed = std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::fixed);
+  std::string plain(buffer, fixed.ptr);
+  return plain.size() <= text.size() + 3 ? plain : text;
 }
 
 // Plain YAML scalars that readers other than ours would take for booleans or null.

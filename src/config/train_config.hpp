@@ -13,16 +13,16 @@ namespace fer {
 
 struct ModelConfig {
   std::vector<int> channels = {32, 64, 128};  // output channels of each CNN stage
-  int convs_per_stage = 2;                    // [conv3x3 -> BatchNorm -> ReLU] x k, then 2x2 max-pool
-  double cnn_dropout = 0.1;                   // dropout after each stage's pool
-  std::string sequence = "rows";              // how the feature map becomes a sequence: rows | columns | raster
-  std::string rnn = "lstm";                   // lstm | gru
+  int convs_per_stage = 2;        // [conv3x3 -> BatchNorm -> ReLU] x k, then 2x2 max-pool
+  double cnn_dropout = 0.1;       // dropout after each stage's pool
+  std::string sequence = "rows";  // how the feature map becomes a sequence: rows | columns | raster
+  std::string rnn = "lstm";       // lstm | gru
   int rnn_layers = 1;
   int rnn_hidden = 128;
   bool bidirectional = true;
-  double rnn_dropout = 0.0;                   // between RNN layers (needs rnn_layers > 1)
-  std::string pooling = "mean";               // last | mean | attention
-  double head_dropout = 0.3;                  // before the final linear layer
+  double rnn_dropout = 0.0;      // between RNN layers (needs rnn_layers > 1)
+  std::string pooling = "mean";  // last | mean | attention
+  double head_dropout = 0.3;     // before the final linear layer
 };
 
 struct DataConfig {
@@ -36,18 +36,18 @@ struct DataConfig {
 };
 
 struct AugmentConfig {
-  double scale_probability = 0.5;       // random resized crop
+  double scale_probability = 0.5;  // random resized crop
   double scale_min = 0.8;
   double scale_max = 1.2;
   double translate_probability = 0.5;
-  double translate_pixels = 4;          // up to +- this many pixels
-  double flip_probability = 0.5;        // horizontal flip
+  double translate_pixels = 4;    // up to +- this many pixels
+  double flip_probability = 0.5;  // horizontal flip
   double rotate_probability = 0.5;
-  double rotate_degrees = 10;           // up to +- this many degrees
-  double erase_probability = 0.25;      // random erasing of one rectangle
-  double erase_max_fraction = 0.15;     // largest erased area as a fraction of the image
-  int crop_size = 0;                    // 0: train on 48x48; e.g. 40: random 40x40 crops
-  std::string eval_tta = "none";        // none | flip | tencrop (tencrop needs crop_size > 0)
+  double rotate_degrees = 10;        // up to +- this many degrees
+  double erase_probability = 0.25;   // random erasing of one rectangle
+  double erase_max_fraction = 0.15;  // largest erased area as a fraction of the image
+  int crop_size = 0;                 // 0: train on 48x48; e.g. 40: random 40x40 crops
+  std::string eval_tta = "none";     // none | flip | tencrop (tencrop needs crop_size > 0)
 };
 
 struct OptimConfig {
@@ -56,34 +56,35 @@ struct OptimConfig {
   double momentum = 0.9;
   bool nesterov = true;
   double weight_decay = 1e-4;
-  double beta1 = 0.9;             // adamw
-  double beta2 = 0.999;           // adamw
+  double beta1 = 0.9;    // adamw
+  double beta2 = 0.999;  // adamw
   double label_smoothing = 0.0;
-  bool class_weights = false;     // weight the loss by inverse class frequency (from the manifest)
-  double grad_clip_norm = 0.0;    // 0: off
+  bool class_weights = false;   // weight the loss by inverse class frequency (from the manifest)
+  double grad_clip_norm = 0.0;  // 0: off
 };
 
 struct ScheduleConfig {
-  std::string kind = "cosine";   // cosine (linear warmup, then cosine) | plateau | step | constant
-  double warmup_epochs = 1;      // linear warmup from lr * warmup_start_factor
+  std::string kind = "cosine";  // cosine (linear warmup, then cosine) | plateau | step | constant
+  double warmup_epochs = 1;     // linear warmup from lr * warmup_start_factor
   double warmup_start_factor = 0.1;
   double min_lr = 0.0;           // cosine floor and plateau floor
   double plateau_factor = 0.75;  // plateau: lr *= factor after `patience` epochs without val gain
   int plateau_patience = 5;
-  int step_epochs = 30;          // step: lr *= step_gamma every step_epochs
+  int step_epochs = 30;  // step: lr *= step_gamma every step_epochs
   double step_gamma = 0.1;
 };
 
 struct TrainLoopConfig {
   int epochs = 30;
   std::uint64_t seed = 1;
-  std::string device = "auto";       // auto | cpu | cuda
-  int threads = 0;                   // intra-op threads per process; 0: cores / local ranks
-  bool deterministic = false;        // bit-reproducible on CPU (single thread, no nondeterministic kernels)
-  bool amp = true;                   // bf16 autocast on CUDA (ignored on CPU)
-  bool channels_last = true;         // channels-last tensors on CUDA (ignored on CPU)
-  int early_stopping_patience = 0;   // 0: off; else stop after N epochs without val-accuracy gain
-  int log_every_steps = 50;          // progress lines when stdout is not a terminal
+  std::string device = "auto";  // auto | cpu | cuda
+  int threads = 0;              // intra-op threads per process; 0: cores / local ranks
+  bool deterministic =
+      false;        // bit-reproducible on CPU (single thread, no nondeterministic kernels)
+  bool amp = true;  // bf16 autocast on CUDA (ignored on CPU)
+  bool channels_last = true;        // channels-last tensors on CUDA (ignored on CPU)
+  int early_stopping_patience = 0;  // 0: off; else stop after N epochs without val-accuracy gain
+  int log_every_steps = 50;         // progress lines when stdout is not a terminal
 };
 
 struct CheckpointConfig {
@@ -107,7 +108,8 @@ struct TrainConfig {
 void apply_config_file(TrainConfig& config, const std::filesystem::path& yaml_file);
 // Applies YAML text (for tests and for configs stored in checkpoints); `origin` names
 // it in messages.
-void apply_config_text(TrainConfig& config, const std::string& yaml_text, const std::string& origin);
+void apply_config_text(TrainConfig& config, const std::string& yaml_text,
+                       const std::string& origin);
 // Applies one override "section.key=value" (value in YAML syntax: 0.02, true, [32, 64]).
 void apply_override(TrainConfig& config, const std::string& assignment);
 // Checks cross-key constraints (choices, ranges); throws InputError naming the key.

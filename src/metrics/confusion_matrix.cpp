@@ -8,8 +8,8 @@ namespace fer {
 
 void ConfusionMatrix::merge(const ConfusionMatrix& other) {
   if (other.classes_ != classes_)
-    throw std::invalid_argument("ConfusionMatrix::merge: " + std::to_string(other.classes_) + " classes vs " +
-                                std::to_string(classes_));
+    throw std::invalid_argument("ConfusionMatrix::merge: " + std::to_string(other.classes_) +
+                                " classes vs " + std::to_string(classes_));
   for (std::size_t i = 0; i < counts_.size(); ++i) counts_[i] += other.counts_[i];
 }
 

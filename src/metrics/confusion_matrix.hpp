@@ -17,9 +17,12 @@ struct ClassMetrics {
 
 class ConfusionMatrix {
  public:
-  explicit ConfusionMatrix(int classes = 7) : classes_(classes), counts_(std::size_t(classes) * classes, 0) {}
+  explicit ConfusionMatrix(int classes = 7)
+      : classes_(classes), counts_(std::size_t(classes) * classes, 0) {}
 
-  void add(int truth, int predicted, std::int64_t count = 1) { counts_.at(index(truth, predicted)) += count; }
+  void add(int truth, int predicted, std::int64_t count = 1) {
+    counts_.at(index(truth, predicted)) += count;
+  }
   // Element-wise sum (reduction of per-rank matrices); class counts must match.
   void merge(const ConfusionMatrix& other);
   void clear() { std::fill(counts_.begin(), counts_.end(), 0); }

@@ -11,7 +11,8 @@ FerNetImpl::FerNetImpl(const ModelConfig& config, int input_side) : config_(conf
   for (int stage_channels : config.channels) {
     for (int k = 0; k < config.convs_per_stage; ++k) {
       // No conv bias: the BatchNorm that follows has its own.
-      cnn->push_back(nn::Conv2d(nn::Conv2dOptions(channels, stage_channels, /*kernel_size=*/3).padding(1).bias(false)));
+      cnn->push_back(nn::Conv2d(
+          nn::Conv2dOptions(channels, stage_channels, /*kernel_size=*/3).padding(1).bias(false)));
       cnn->push_back(nn::BatchNorm2d(stage_channels));
       cnn->push_back(nn::ReLU(nn::ReLUOptions().inplace(true)));
       channels = stage_channels;
@@ -21,8 +22,9 @@ FerNetImpl::FerNetImpl(const ModelConfig& config, int input_side) : config_(conf
     if (config.cnn_dropout > 0) cnn->push_back(nn::Dropout2d(config.cnn_dropout));
   }
   if (side < 1)
-    throw std::invalid_argument("model: " + std::to_string(config.channels.size()) + " stages shrink a " +
-                                std::to_string(input_side) + "x" + std::to_string(input_side) +
+    throw std::invalid_argument("model: " + std::to_string(config.channels.size()) +
+                                " stages shrink a " + std::to_string(input_side) + "x" +
+                                std::to_string(input_side) +
                                 " input below 1x1; use fewer stages or a larger input");
   cnn_ = register_module("cnn", cnn);
 
@@ -51,7 +53,8 @@ FerNetImpl::FerNetImpl(const ModelConfig& config, int input_side) : config_(conf
                                                 .dropout(between_layers)));
   }
   const std::int64_t rnn_out = config.rnn_hidden * (config.bidirectional ? 2 : 1);
-  if (config.pooling == "attention") attention_ = register_module("attention", nn::Linear(rnn_out, 1));
+  if (config.pooling == "attention")
+    attention_ = register_module("attention", nn::Linear(rnn_out, 1));
   head_dropout_ = register_module("head_dropout", nn::Dropout(config.head_dropout));
   head_ = register_module("head", nn::Linear(rnn_out, kNumEmotions));
 }
@@ -67,7 +70,8 @@ torch::Tensor FerNetImpl::to_sequence(const torch::Tensor& features) const {
 
 torch::Tensor FerNetImpl::forward(torch::Tensor images) {
   torch::Tensor sequence = to_sequence(cnn_->forward(images)).contiguous();
-  torch::Tensor steps = lstm_ ? std::get<0>(lstm_->forward(sequence)) : std::get<0>(gru_->forward(sequence));
+  torch::Tensor steps =
+      lstm_ ? std::get<0>(lstm_->forward(sequence)) : std::get<0>(gru_->forward(sequence));
   torch::Tensor pooled;
   if (config_.pooling == "mean") {
     pooled = steps.mean(1);
@@ -78,7 +82,9 @@ torch::Tensor FerNetImpl::forward(torch::Tensor images) {
     // last: the forward direction's last step and the backward direction's first,
     // each having read the whole sequence.
     const std::int64_t hidden = config_.rnn_hidden;
-    pooled = torch::cat({steps.select(1, -1).narrow(1, 0, hidden), steps.select(1, 0).narrow(1, hidden, hidden)}, 1);
+    pooled = torch::cat(
+        {steps.select(1, -1).narrow(1, 0, hidden), steps.select(1, 0).narrow(1, hidden, hidden)},
+        1);
   } else {
     pooled = steps.select(1, -1);
   }

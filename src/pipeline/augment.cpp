@@ -42,7 +42,8 @@ void augment_for_training(const std::uint8_t* image48, const AugmentConfig& conf
   const int crop_x = static_cast<int>(rng.below(static_cast<std::uint64_t>(kImageSide - size + 1)));
   const int crop_y = static_cast<int>(rng.below(static_cast<std::uint64_t>(kImageSide - size + 1)));
   const bool erase_on = rng.uniform() < config.erase_probability;
-  const double erase_area = rng.uniform(0.02, std::max(0.02, config.erase_max_fraction)) * size * size;
+  const double erase_area =
+      rng.uniform(0.02, std::max(0.02, config.erase_max_fraction)) * size * size;
   const double erase_aspect = std::exp(rng.uniform(std::log(0.3), std::log(3.3)));
   const double erase_u = rng.uniform(), erase_v = rng.uniform();
 
@@ -50,7 +51,8 @@ void augment_for_training(const std::uint8_t* image48, const AugmentConfig& conf
   const bool any_warp = scale_on || rotate_on || translate_on || flip;
   if (any_warp) {
     const cv::Point2f center(kImageSide / 2.0f - 0.5f, kImageSide / 2.0f - 0.5f);
-    cv::Mat affine = cv::getRotationMatrix2D(center, rotate_on ? angle : 0.0, scale_on ? scale : 1.0);
+    cv::Mat affine =
+        cv::getRotationMatrix2D(center, rotate_on ? angle : 0.0, scale_on ? scale : 1.0);
     if (flip) {  // mirror x around the centre: x' = (W - 1) - x, composed after the rotation
       affine.at<double>(0, 0) = -affine.at<double>(0, 0);
       affine.at<double>(0, 1) = -affine.at<double>(0, 1);
@@ -67,10 +69,14 @@ void augment_for_training(const std::uint8_t* image48, const AugmentConfig& conf
   crop_normalized(any_warp ? warped : image48, crop_x, crop_y, size, false, out);
 
   if (erase_on) {
-    const int h = std::clamp(static_cast<int>(std::lround(std::sqrt(erase_area * erase_aspect))), 1, size);
-    const int w = std::clamp(static_cast<int>(std::lround(std::sqrt(erase_area / erase_aspect))), 1, size);
-    const int top = static_cast<int>(erase_v * (size - h + 1)), left = static_cast<int>(erase_u * (size - w + 1));
-    for (int r = top; r < top + h; ++r) std::fill(out + r * size + left, out + r * size + left + w, 0.0f);
+    const int h =
+        std::clamp(static_cast<int>(std::lround(std::sqrt(erase_area * erase_aspect))), 1, size);
+    const int w =
+        std::clamp(static_cast<int>(std::lround(std::sqrt(erase_area / erase_aspect))), 1, size);
+    const int top = static_cast<int>(erase_v * (size - h + 1)),
+              left = static_cast<int>(erase_u * (size - w + 1));
+    for (int r = top; r < top + h; ++r)
+      std::fill(out + r * size + left, out + r * size + left + w, 0.0f);
   }
 }
 

@@ -46,7 +46,9 @@ std::size_t BatchLoader::epoch_sample_count() const {
   return n > rank ? (n - rank + world - 1) / world : 0;
 }
 
-std::size_t BatchLoader::samples_per_epoch() const { return epoch_sample_count(); }
+std::size_t BatchLoader::samples_per_epoch() const {
+  return epoch_sample_count();
+}
 
 std::size_t BatchLoader::steps_per_epoch() const {
   const auto batch = static_cast<std::size_t>(options_.batch_size);
@@ -60,10 +62,11 @@ void BatchLoader::start_epoch(std::uint64_t epoch, std::size_t first_step) {
   std::size_t n = options_.limit ? std::min(options_.limit, reader_.size()) : reader_.size();
   // With a limit, take the first `limit` images of the full epoch order (a subset
   // that changes every epoch), then split across ranks.
-  std::vector<std::size_t> full = epoch_indices(reader_.size(), options_.seed, epoch, 0, 1, options_.training, false);
+  std::vector<std::size_t> full =
+      epoch_indices(reader_.size(), options_.seed, epoch, 0, 1, options_.training, false);
   full.resize(n);
-  std::vector<std::size_t> mine = epoch_indices(n, options_.seed, epoch, options_.rank, options_.world, false,
-                                                options_.training);
+  std::vector<std::size_t> mine = epoch_indices(n, options_.seed, epoch, options_.rank,
+                                                options_.world, false, options_.training);
   for (std::size_t& position : mine) position = full[position];
   order_ = std::move(mine);
   epoch_ = epoch;
@@ -80,7 +83,8 @@ void BatchLoader::worker_loop() {
   std::unique_lock<std::mutex> lock(mutex_);
   while (true) {
     changed_.wait(lock, [&] {
-      return stopping_ || (next_to_produce_ < total_steps_ && next_to_produce_ < released_ + slots_.size());
+      return stopping_ ||
+             (next_to_produce_ < total_steps_ && next_to_produce_ < released_ + slots_.size());
     });
     if (stopping_) return;
     const std::size_t step = next_to_produce_++;

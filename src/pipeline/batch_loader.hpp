@@ -18,13 +18,13 @@ namespace fer {
 
 struct LoaderOptions {
   int batch_size = 64;
-  bool training = true;          // augment + shuffle + pad + drop the last partial batch
+  bool training = true;  // augment + shuffle + pad + drop the last partial batch
   int threads = 1;
-  int prefetch = 4;              // batches ready ahead of the consumer
+  int prefetch = 4;  // batches ready ahead of the consumer
   std::uint64_t seed = 1;
   int rank = 0;
   int world = 1;
-  std::size_t limit = 0;         // 0: all images of the split; else the first `limit` of each epoch
+  std::size_t limit = 0;  // 0: all images of the split; else the first `limit` of each epoch
   AugmentConfig augment;
   double timeout_seconds = 600;  // a batch not ready by then is an error, never a hang
 };

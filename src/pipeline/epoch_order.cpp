@@ -8,10 +8,11 @@
 
 namespace fer {
 
-std::vector<std::size_t> epoch_indices(std::size_t n, std::uint64_t seed, std::uint64_t epoch, int rank,
-                                       int world, bool shuffle, bool pad) {
+std::vector<std::size_t> epoch_indices(std::size_t n, std::uint64_t seed, std::uint64_t epoch,
+                                       int rank, int world, bool shuffle, bool pad) {
   if (world < 1 || rank < 0 || rank >= world)
-    throw std::invalid_argument("epoch_indices: rank " + std::to_string(rank) + " of world " + std::to_string(world));
+    throw std::invalid_argument("epoch_indices: rank " + std::to_string(rank) + " of world " +
+                                std::to_string(world));
   std::vector<std::size_t> order(n);
   std::iota(order.begin(), order.end(), std::size_t{0});
   if (shuffle) {

@@ -14,8 +14,8 @@ namespace fer {
 // never leave one rank waiting in a collective.
 // Evaluation (shuffle = false, pad = false): rank r takes r, r + world, ... < n, so
 // every image is counted exactly once across ranks.
-std::vector<std::size_t> epoch_indices(std::size_t n, std::uint64_t seed, std::uint64_t epoch, int rank,
-                                       int world, bool shuffle, bool pad);
+std::vector<std::size_t> epoch_indices(std::size_t n, std::uint64_t seed, std::uint64_t epoch,
+                                       int rank, int world, bool shuffle, bool pad);
 
 // A per-sample seed from (seed, epoch, image index): augmentation is a function of
 // these alone, not of thread scheduling or rank count.

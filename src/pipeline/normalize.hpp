@@ -12,7 +12,9 @@ namespace fer {
 inline constexpr float kPixelMean = 0.5f;
 inline constexpr float kPixelStd = 0.25f;
 
-inline float normalize_pixel(float value_0_255) { return (value_0_255 / 255.0f - kPixelMean) / kPixelStd; }
+inline float normalize_pixel(float value_0_255) {
+  return (value_0_255 / 255.0f - kPixelMean) / kPixelStd;
+}
 
 inline void normalize_pixels(const std::uint8_t* in, float* out, std::size_t count) {
   for (std::size_t i = 0; i < count; ++i) out[i] = normalize_pixel(static_cast<float>(in[i]));

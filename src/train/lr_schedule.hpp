@@ -11,7 +11,7 @@
 namespace fer {
 
 struct PlateauState {
-  double factor = 1.0;            // product of the reductions so far
+  double factor = 1.0;  // product of the reductions so far
   double best_accuracy = -1.0;
   int epochs_without_gain = 0;
 };

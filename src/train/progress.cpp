@@ -17,7 +17,9 @@ std::string format_duration(double seconds) {
 }
 
 ProgressReporter::ProgressReporter(bool enabled, int log_every_steps)
-    : enabled_(enabled), terminal_(::isatty(STDOUT_FILENO) == 1), log_every_(log_every_steps > 0 ? log_every_steps : 50) {}
+    : enabled_(enabled),
+      terminal_(::isatty(STDOUT_FILENO) == 1),
+      log_every_(log_every_steps > 0 ? log_every_steps : 50) {}
 
 void ProgressReporter::begin_epoch(int epoch, int epochs, std::size_t steps) {
   epoch_ = epoch;
@@ -26,22 +28,27 @@ void ProgressReporter::begin_epoch(int epoch, int epochs, std::size_t steps) {
   epoch_start_ = std::chrono::steady_clock::now();
 }
 
-void ProgressReporter::update(std::size_t step, double loss, double accuracy, double images_per_second, double lr) {
+void ProgressReporter::update(std::size_t step, double loss, double accuracy,
+                              double images_per_second, double lr) {
   if (!enabled_) return;
   const std::size_t done = step + 1;
-  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start_).count();
-  const double eta = done ? elapsed / static_cast<double>(done) * static_cast<double>(steps_ - done) : 0;
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start_).count();
+  const double eta =
+      done ? elapsed / static_cast<double>(done) * static_cast<double>(steps_ - done) : 0;
   if (terminal_) {
     constexpr int kWidth = 24;
     const int filled = steps_ ? static_cast<int>(kWidth * done / steps_) : kWidth;
     std::string bar(static_cast<std::size_t>(filled), '#');
     bar.resize(kWidth, '.');
-    std::printf("\r  epoch %d/%d [%s] %zu/%zu loss %.4f acc %5.1f%% %6.0f img/s lr %.2e ETA %s   ", epoch_, epochs_,
-                bar.c_str(), done, steps_, loss, 100 * accuracy, images_per_second, lr, format_duration(eta).c_str());
+    std::printf("\r  epoch %d/%d [%s] %zu/%zu loss %.4f acc %5.1f%% %6.0f img/s lr %.2e ETA %s   ",
+                epoch_, epochs_, bar.c_str(), done, steps_, loss, 100 * accuracy, images_per_second,
+                lr, format_duration(eta).c_str());
     std::fflush(stdout);
   } else if (done % static_cast<std::size_t>(log_every_) == 0 || done == steps_) {
-    std::printf("  epoch %d/%d step %zu/%zu loss %.4f acc %.1f%% %.0f img/s lr %.2e ETA %s\n", epoch_, epochs_, done,
-                steps_, loss, 100 * accuracy, images_per_second, lr, format_duration(eta).c_str());
+    std::printf("  epoch %d/%d step %zu/%zu loss %.4f acc %.1f%% %.0f img/s lr %.2e ETA %s\n",
+                epoch_, epochs_, done, steps_, loss, 100 * accuracy, images_per_second, lr,
+                format_duration(eta).c_str());
     std::fflush(stdout);
   }
 }

@@ -20,7 +20,8 @@ constexpr const char* kLatest = "latest.pt";
 constexpr const char* kBest = "best.pt";
 }  // namespace
 
-RunDirectory::RunDirectory(fs::path dir, int keep_last) : dir_(std::move(dir)), keep_last_(std::max(1, keep_last)) {
+RunDirectory::RunDirectory(fs::path dir, int keep_last)
+    : dir_(std::move(dir)), keep_last_(std::max(1, keep_last)) {
   std::error_code ec;
   fs::create_directories(dir_, ec);
   if (ec) throw InputError(dir_.string() + ": cannot create run directory: " + ec.message());
@@ -30,10 +31,11 @@ RunDirectory::RunDirectory(fs::path dir, int keep_last) : dir_(std::move(dir)), 
     std::ifstream in(manifest);
     const json doc = json::parse(in);
     for (const json& entry : doc.at("checkpoints"))
-      records_.push_back({entry.at("file").get<std::string>(), entry.at("epoch").get<int>(),
-                          entry.at("step").get<std::int64_t>(), entry.at("bytes").get<std::uint64_t>(),
-                          entry.at("sha256").get<std::string>(), entry.at("val_accuracy").get<double>(),
-                          entry.at("val_loss").get<double>()});
+      records_.push_back(
+          {entry.at("file").get<std::string>(), entry.at("epoch").get<int>(),
+           entry.at("step").get<std::int64_t>(), entry.at("bytes").get<std::uint64_t>(),
+           entry.at("sha256").get<std::string>(), entry.at("val_accuracy").get<double>(),
+           entry.at("val_loss").get<double>()});
     best_file_ = doc.value("best", "");
   } catch (const json::exception& e) {
     throw CorruptDataError(manifest.string() + ": not a valid run manifest (" + e.what() + ")");
@@ -48,15 +50,17 @@ void RunDirectory::point(const std::string& link, const std::string& target) {
   fs::rename(temporary, dir_ / link);  // atomic replacement of the old pointer
 }
 
-CheckpointRecord RunDirectory::commit(int epoch, std::int64_t step, const std::string& bytes, double val_accuracy,
-                                      double val_loss, bool is_best) {
+CheckpointRecord RunDirectory::commit(int epoch, std::int64_t step, const std::string& bytes,
+                                      double val_accuracy, double val_loss, bool is_best) {
   char name[32];
   std::snprintf(name, sizeof name, "epoch-%04d.pt", epoch);
   write_file_atomically(dir_ / name, bytes);
   Sha256 hash;
   hash.update(bytes.data(), bytes.size());
-  CheckpointRecord record{name, epoch, step, bytes.size(), hash.hex_digest(), val_accuracy, val_loss};
-  records_.erase(std::remove_if(records_.begin(), records_.end(), [&](const auto& r) { return r.file == record.file; }),
+  CheckpointRecord record{name,         epoch,   step, bytes.size(), hash.hex_digest(),
+                          val_accuracy, val_loss};
+  records_.erase(std::remove_if(records_.begin(), records_.end(),
+                                [&](const auto& r) { return r.file == record.file; }),
                  records_.end());
   records_.push_back(record);
   if (is_best || best_file_.empty()) best_file_ = record.file;
@@ -68,7 +72,8 @@ CheckpointRecord RunDirectory::commit(int epoch, std::int64_t step, const std::s
   // Retention: the last keep_last by epoch, plus the best; pointers never dangle.
   std::vector<CheckpointRecord> kept;
   const std::size_t first_recent = records_.size() > static_cast<std::size_t>(keep_last_)
-                                       ? records_.size() - static_cast<std::size_t>(keep_last_) : 0;
+                                       ? records_.size() - static_cast<std::size_t>(keep_last_)
+                                       : 0;
   std::vector<std::string> doomed;
   for (std::size_t i = 0; i < records_.size(); ++i) {
     if (i >= first_recent || records_[i].file == best_file_)
@@ -90,11 +95,17 @@ CheckpointRecord RunDirectory::commit(int epoch, std::int64_t step, const std::s
 void RunDirectory::save_manifest() {
   json entries = json::array();
   for (const auto& r : records_)
-    entries.push_back({{"file", r.file}, {"epoch", r.epoch}, {"step", r.step}, {"bytes", r.bytes},
-                       {"sha256", r.sha256}, {"val_accuracy", r.val_accuracy}, {"val_loss", r.val_loss}});
-  const json doc = {{"format", "fer-run"}, {"format_version", 1}, {"checkpoints", entries},
-                    {"latest", records_.empty() ? "" : records_.back().file}, {"best", best_file_},
-                    {"best_metric", "val_accuracy"}};
+    entries.push_back({{"file", r.file},
+                       {"epoch", r.epoch},
+                       {"step", r.step},
+                       {"bytes", r.bytes},
+                       {"sha256", r.sha256},
+                       {"val_accuracy", r.val_accuracy},
+                       {"val_loss", r.val_loss}});
+  const json doc = {
+      {"format", "fer-run"},    {"format_version", 1},
+      {"checkpoints", entries}, {"latest", records_.empty() ? "" : records_.back().file},
+      {"best", best_file_},     {"best_metric", "val_accuracy"}};
   write_file_atomically(dir_ / kManifest, doc.dump(2) + "\n");
 }
 
@@ -114,11 +125,13 @@ void RunDirectory::verify(const fs::path& file) const {
     if (r.file != name) continue;
     const auto bytes = fs::file_size(file);
     if (bytes != r.bytes)
-      throw CorruptDataError(file.string() + ": " + std::to_string(bytes) + " bytes, the run manifest says " +
-                             std::to_string(r.bytes) + " (truncated or modified)");
+      throw CorruptDataError(file.string() + ": " + std::to_string(bytes) +
+                             " bytes, the run manifest says " + std::to_string(r.bytes) +
+                             " (truncated or modified)");
     const std::string sha = sha256_file(file);
     if (sha != r.sha256)
-      throw CorruptDataError(file.string() + ": SHA-256 " + sha + " differs from the run manifest (" + r.sha256 +
+      throw CorruptDataError(file.string() + ": SHA-256 " + sha +
+                             " differs from the run manifest (" + r.sha256 +
                              "): damaged or modified");
   }
 }
@@ -144,12 +157,13 @@ fs::path resolve_checkpoint(const std::string& spec, const fs::path& checkpoints
     if (fs::is_regular_file(candidate, ec)) return candidate;
     if (fs::is_directory(candidate, ec)) {
       if (fs::exists(candidate / kLatest)) return candidate / kLatest;
-      throw InputError(candidate.string() + ": run directory without a checkpoint (no " + kLatest + ")");
+      throw InputError(candidate.string() + ": run directory without a checkpoint (no " + kLatest +
+                       ")");
     }
     tried.push_back(candidate);
   }
-  throw InputError("checkpoint '" + spec + "' not found (tried " + tried[0].string() + " and " + tried[1].string() +
-                   ")");
+  throw InputError("checkpoint '" + spec + "' not found (tried " + tried[0].string() + " and " +
+                   tried[1].string() + ")");
 }
 
 }  // namespace fer

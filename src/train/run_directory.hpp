@@ -37,8 +37,8 @@ class RunDirectory {
 
   // Stores `bytes` as epoch-NNNN.pt, records it, moves `latest` (and `best` when
   // is_best), then removes checkpoints beyond retention.
-  CheckpointRecord commit(int epoch, std::int64_t step, const std::string& bytes, double val_accuracy,
-                          double val_loss, bool is_best);
+  CheckpointRecord commit(int epoch, std::int64_t step, const std::string& bytes,
+                          double val_accuracy, double val_loss, bool is_best);
   std::optional<std::filesystem::path> latest() const;
   std::optional<std::filesystem::path> best() const;
 
@@ -59,6 +59,7 @@ class RunDirectory {
 
 // A checkpoint named on the command line: a .pt file, a run directory (its latest.pt),
 // or a run name under `checkpoints_dir`. Throws InputError naming what was tried.
-std::filesystem::path resolve_checkpoint(const std::string& spec, const std::filesystem::path& checkpoints_dir);
+std::filesystem::path resolve_checkpoint(const std::string& spec,
+                                         const std::filesystem::path& checkpoints_dir);
 
 }  // namespace fer

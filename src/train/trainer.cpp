@@ -32,13 +32,17 @@ namespace {
 constexpr int kCheckpointFormatVersion = 1;
 constexpr const char* kEmotionShort[kNumEmotions] = {"An", "Di", "Fe", "Ha", "Sa", "Su", "Ne"};
 
-double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
 
 torch::Device choose_device(const std::string& wanted) {
   const bool cuda = torch::cuda::is_available();
   if (wanted == "cuda" && !cuda)
-    throw InputError("train.device=cuda, but this LibTorch has no usable CUDA device (use auto or cpu)");
-  return (wanted == "cuda" || (wanted == "auto" && cuda)) ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+    throw InputError(
+        "train.device=cuda, but this LibTorch has no usable CUDA device (use auto or cpu)");
+  return (wanted == "cuda" || (wanted == "auto" && cuda)) ? torch::Device(torch::kCUDA)
+                                                          : torch::Device(torch::kCPU);
 }
 
 // bf16 autocast on CUDA; the C++ autocast API changed in LibTorch 2.4.
@@ -73,9 +77,11 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimConfig& c, Fe
     return std::make_unique<torch::optim::AdamW>(
         model->parameters(),
         torch::optim::AdamWOptions(c.lr).betas({c.beta1, c.beta2}).weight_decay(c.weight_decay));
-  return std::make_unique<torch::optim::SGD>(
-      model->parameters(),
-      torch::optim::SGDOptions(c.lr).momentum(c.momentum).nesterov(c.nesterov).weight_decay(c.weight_decay));
+  return std::make_unique<torch::optim::SGD>(model->parameters(),
+                                             torch::optim::SGDOptions(c.lr)
+                                                 .momentum(c.momentum)
+                                                 .nesterov(c.nesterov)
+                                                 .weight_decay(c.weight_decay));
 }
 
 void set_lr(torch::optim::Optimizer& optimizer, double lr) {
@@ -88,22 +94,23 @@ torch::Tensor class_weights_from(const ClassCounts& counts) {
   for (auto c : counts) total += static_cast<double>(c);
   std::vector<float> weights(kNumEmotions, 0.0f);
   for (int c = 0; c < kNumEmotions; ++c)
-    if (counts[c] > 0) weights[c] = static_cast<float>(total / (kNumEmotions * static_cast<double>(counts[c])));
+    if (counts[c] > 0)
+      weights[c] = static_cast<float>(total / (kNumEmotions * static_cast<double>(counts[c])));
   return torch::tensor(weights);
 }
 
 torch::Tensor batch_images(const Batch& batch, const torch::Device& device, bool channels_last) {
-  torch::Tensor images = torch::from_blob(const_cast<float*>(batch.images),
-                                          {static_cast<long>(batch.size) * batch.views, 1, batch.side, batch.side},
-                                          torch::kFloat32);
+  torch::Tensor images = torch::from_blob(
+      const_cast<float*>(batch.images),
+      {static_cast<long>(batch.size) * batch.views, 1, batch.side, batch.side}, torch::kFloat32);
   if (device.is_cpu()) return images;
   images = images.to(device);
   return channels_last ? images.contiguous(at::MemoryFormat::ChannelsLast) : images;
 }
 
 torch::Tensor batch_labels(const Batch& batch, const torch::Device& device) {
-  torch::Tensor labels =
-      torch::from_blob(const_cast<std::int64_t*>(batch.labels), {static_cast<long>(batch.size)}, torch::kInt64);
+  torch::Tensor labels = torch::from_blob(const_cast<std::int64_t*>(batch.labels),
+                                          {static_cast<long>(batch.size)}, torch::kInt64);
   return device.is_cpu() ? labels : labels.to(device);
 }
 
@@ -114,23 +121,27 @@ struct Evaluation {
   double loss() const { return samples ? loss_sum / static_cast<double>(samples) : 0.0; }
 };
 
-Evaluation evaluate(FerNet& model, BatchLoader& loader, const torch::Device& device, bool amp, bool channels_last) {
+Evaluation evaluate(FerNet& model, BatchLoader& loader, const torch::Device& device, bool amp,
+                    bool channels_last) {
   Evaluation result;
   model->eval();
   torch::NoGradGuard no_grad;
   loader.start_epoch(0);
   while (auto batch = loader.next()) {
     AutocastScope autocast(amp);
-    torch::Tensor logits = model->forward(batch_images(*batch, device, channels_last)).to(torch::kFloat32);
+    torch::Tensor logits =
+        model->forward(batch_images(*batch, device, channels_last)).to(torch::kFloat32);
     // Test-time augmentation: average the logits of each image's views.
     logits = logits.view({batch->size, batch->views, kNumEmotions}).mean(1);
     torch::Tensor labels = batch_labels(*batch, device);
-    result.loss_sum += torch::nn::functional::cross_entropy(
-                           logits, labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
-                           .item<double>();
+    result.loss_sum +=
+        torch::nn::functional::cross_entropy(
+            logits, labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+            .item<double>();
     torch::Tensor predicted = logits.argmax(1).to(torch::kCPU);
     const auto* p = predicted.data_ptr<std::int64_t>();
-    for (int k = 0; k < batch->size; ++k) result.matrix.add(static_cast<int>(batch->labels[k]), static_cast<int>(p[k]));
+    for (int k = 0; k < batch->size; ++k)
+      result.matrix.add(static_cast<int>(batch->labels[k]), static_cast<int>(p[k]));
     result.samples += batch->size;
   }
   return result;
@@ -152,7 +163,8 @@ std::string timestamp_now() {
 }
 
 // The newest run of `config_name` that has a checkpoint, if any.
-std::optional<fs::path> newest_run(const fs::path& checkpoints_dir, const std::string& config_name) {
+std::optional<fs::path> newest_run(const fs::path& checkpoints_dir,
+                                   const std::string& config_name) {
   std::optional<fs::path> best;
   fs::file_time_type best_time{};
   std::error_code ec;
@@ -177,7 +189,8 @@ struct TrainingState {
   json history = json::array();
 };
 
-std::string serialize_checkpoint(FerNet& model, torch::optim::Optimizer& optimizer, const json& meta) {
+std::string serialize_checkpoint(FerNet& model, torch::optim::Optimizer& optimizer,
+                                 const json& meta) {
   torch::serialize::OutputArchive archive;
   torch::serialize::OutputArchive model_archive, optimizer_archive;
   model->save(model_archive);
@@ -210,14 +223,17 @@ json load_checkpoint(const fs::path& path, const TrainConfig& config, int input_
   } catch (const std::exception& e) {
     std::string what = e.what();
     what = what.substr(0, what.find('\n'));
-    throw CorruptDataError(path.string() + ": not a readable fer-train checkpoint (truncated or damaged?): " + what);
+    throw CorruptDataError(
+        path.string() + ": not a readable fer-train checkpoint (truncated or damaged?): " + what);
   }
   const int version = meta.value("format_version", -1);
   if (version != kCheckpointFormatVersion)
-    throw CorruptDataError(path.string() + ": checkpoint format version " + std::to_string(version) +
-                           ", this build reads " + std::to_string(kCheckpointFormatVersion));
+    throw CorruptDataError(path.string() + ": checkpoint format version " +
+                           std::to_string(version) + ", this build reads " +
+                           std::to_string(kCheckpointFormatVersion));
   TrainConfig saved = config;
-  apply_config_text(saved, meta.at("config").get<std::string>(), path.string() + " (stored config)");
+  apply_config_text(saved, meta.at("config").get<std::string>(),
+                    path.string() + " (stored config)");
   if (architecture_of(saved) != architecture_of(config))
     throw InputError(path.string() + ": the checkpoint's model differs from this configuration:\n" +
                      architecture_of(saved) + "--- versus ---\n" + architecture_of(config));
@@ -233,14 +249,16 @@ json load_checkpoint(const fs::path& path, const TrainConfig& config, int input_
     auto target = model->named_parameters();
     for (const auto& item : scratch->named_parameters()) target[item.key()].copy_(item.value());
     auto target_buffers = model->named_buffers();
-    for (const auto& item : scratch->named_buffers()) target_buffers[item.key()].copy_(item.value());
+    for (const auto& item : scratch->named_buffers())
+      target_buffers[item.key()].copy_(item.value());
     optimizer.load(optimizer_archive);
     at::Generator generator = at::detail::getDefaultCPUGenerator();
     std::lock_guard<std::mutex> lock(generator.mutex());
     generator.set_state(rng);
   } catch (const c10::Error& e) {
     std::string what = e.what();
-    throw CorruptDataError(path.string() + ": checkpoint does not fit the model: " + what.substr(0, what.find('\n')));
+    throw CorruptDataError(
+        path.string() + ": checkpoint does not fit the model: " + what.substr(0, what.find('\n')));
   }
   return meta;
 }
@@ -249,7 +267,8 @@ std::string recall_line(const ConfusionMatrix& matrix) {
   std::string line;
   char part[32];
   for (int c = 0; c < kNumEmotions; ++c) {
-    std::snprintf(part, sizeof part, "%s%s %.2f", c ? " " : "", kEmotionShort[c], matrix.class_metrics(c).recall);
+    std::snprintf(part, sizeof part, "%s%s %.2f", c ? " " : "", kEmotionShort[c],
+                  matrix.class_metrics(c).recall);
     line += part;
   }
   return line;
@@ -261,7 +280,9 @@ TrainResult train(const TrainRequest& request) {
   TrainConfig config = request.config;
   validate(config);
   const auto& tc = config.train;
-  const int threads = tc.threads > 0 ? tc.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads = tc.threads > 0
+                          ? tc.threads
+                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   torch::set_num_threads(threads);
   torch::manual_seed(tc.seed);
   if (tc.deterministic) at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/false);
@@ -275,8 +296,9 @@ TrainResult train(const TrainRequest& request) {
   SplitReader& val_split = dataset.split(Split::kVal);
   if (train_split.size() == 0) throw InputError(config.data.shards + ": the train split is empty");
   if (val_split.size() == 0)
-    throw InputError(config.data.shards + ": the val split is empty; the best checkpoint is chosen on val "
-                                          "(re-shard with --val-fraction, or use an input with PublicTest rows)");
+    throw InputError(config.data.shards +
+                     ": the val split is empty; the best checkpoint is chosen on val "
+                     "(re-shard with --val-fraction, or use an input with PublicTest rows)");
 
   LoaderOptions train_options;
   train_options.batch_size = config.data.batch_size;
@@ -302,7 +324,8 @@ TrainResult train(const TrainRequest& request) {
   LrSchedule schedule(config.schedule, config.optim.lr, tc.epochs, train_loader.steps_per_epoch());
   torch::Tensor class_weights;
   if (config.optim.class_weights)
-    class_weights = class_weights_from(dataset.manifest().split(Split::kTrain).class_counts).to(device);
+    class_weights =
+        class_weights_from(dataset.manifest().split(Split::kTrain).class_counts).to(device);
 
   // Where the run lives, and what it resumes from.
   const fs::path checkpoints_dir = config.checkpoint.dir;
@@ -312,15 +335,18 @@ TrainResult train(const TrainRequest& request) {
     if (!run.empty() && fs::exists(checkpoints_dir / run / "latest.pt"))
       resume_from = checkpoints_dir / run / "latest.pt";
     else if (run.empty())
-      if (auto newest = newest_run(checkpoints_dir, request.config_name)) resume_from = *newest / "latest.pt";
+      if (auto newest = newest_run(checkpoints_dir, request.config_name))
+        resume_from = *newest / "latest.pt";
   } else if (!request.resume.empty()) {
     resume_from = resolve_checkpoint(request.resume, checkpoints_dir);
   }
-  if (resume_from && run.empty()) run = fs::canonical(*resume_from).parent_path().filename().string();
+  if (resume_from && run.empty())
+    run = fs::canonical(*resume_from).parent_path().filename().string();
   if (run.empty()) run = request.config_name + "-" + timestamp_now();
   if (!resume_from && fs::exists(checkpoints_dir / run / "latest.pt"))
-    throw InputError((checkpoints_dir / run).string() +
-                     " already holds checkpoints; continue it with --resume auto, or choose another --run");
+    throw InputError(
+        (checkpoints_dir / run).string() +
+        " already holds checkpoints; continue it with --resume auto, or choose another --run");
   RunDirectory run_dir(checkpoints_dir / run, config.checkpoint.keep_last);
 
   TrainingState state;
@@ -334,22 +360,26 @@ TrainResult train(const TrainRequest& request) {
     state.best_epoch = meta.at("best_epoch").get<int>();
     state.epochs_without_gain = meta.at("epochs_without_gain").get<int>();
     state.history = meta.at("history");
-    schedule.restore({meta.at("plateau_factor").get<double>(), meta.at("plateau_best").get<double>(),
+    schedule.restore({meta.at("plateau_factor").get<double>(),
+                      meta.at("plateau_best").get<double>(),
                       meta.at("plateau_without_gain").get<int>()});
-    progress.message("resumed " + resume_from->string() + " after epoch " + std::to_string(state.epochs_completed));
+    progress.message("resumed " + resume_from->string() + " after epoch " +
+                     std::to_string(state.epochs_completed));
   }
   run_dir.write_text("config.yaml", to_yaml(config));
 
-  progress.message("fer-train: run " + run_dir.path().string() + " on " + (on_cuda ? "cuda" : "cpu") + ", " +
-                   std::to_string(threads) + " threads" + (amp ? ", bf16 autocast" : "") + ", LibTorch " +
-                   TORCH_VERSION);
+  progress.message("fer-train: run " + run_dir.path().string() + " on " +
+                   (on_cuda ? "cuda" : "cpu") + ", " + std::to_string(threads) + " threads" +
+                   (amp ? ", bf16 autocast" : "") + ", LibTorch " + TORCH_VERSION);
   progress.message("model: " + std::to_string(parameter_count(*model)) + " parameters; input " +
                    std::to_string(input_side) + "x" + std::to_string(input_side) + "; RNN reads " +
-                   std::to_string(model->sequence_length()) + " steps of " + std::to_string(model->step_features()) +
-                   " features");
-  progress.message("data: " + config.data.shards + ": train " + std::to_string(train_loader.samples_per_epoch()) +
-                   " images (" + std::to_string(train_loader.steps_per_epoch()) + " steps of " +
-                   std::to_string(config.data.batch_size) + "), val " + std::to_string(val_loader.samples_per_epoch()));
+                   std::to_string(model->sequence_length()) + " steps of " +
+                   std::to_string(model->step_features()) + " features");
+  progress.message("data: " + config.data.shards + ": train " +
+                   std::to_string(train_loader.samples_per_epoch()) + " images (" +
+                   std::to_string(train_loader.steps_per_epoch()) + " steps of " +
+                   std::to_string(config.data.batch_size) + "), val " +
+                   std::to_string(val_loader.samples_per_epoch()));
   progress.message("effective configuration:\n" + to_yaml(config));
 
   TrainResult result;
@@ -357,7 +387,8 @@ TrainResult train(const TrainRequest& request) {
   double data_seconds = 0, forward_seconds = 0, backward_seconds = 0, optimizer_seconds = 0;
   std::int64_t timed_steps = 0, images_seen = 0;
   double training_seconds = 0;
-  const int last_epoch = request.stop_after_epoch > 0 ? std::min(request.stop_after_epoch, tc.epochs) : tc.epochs;
+  const int last_epoch =
+      request.stop_after_epoch > 0 ? std::min(request.stop_after_epoch, tc.epochs) : tc.epochs;
 
   for (int epoch = state.epochs_completed; epoch < last_epoch; ++epoch) {
     const auto epoch_start = Clock::now();
@@ -379,7 +410,8 @@ TrainResult train(const TrainRequest& request) {
       {
         AutocastScope autocast(amp);
         logits = model->forward(batch_images(*batch, device, channels_last));
-        auto options = torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(config.optim.label_smoothing);
+        auto options = torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(
+            config.optim.label_smoothing);
         if (class_weights.defined()) options.weight(class_weights);
         loss = torch::nn::functional::cross_entropy(logits.to(torch::kFloat32), labels, options);
       }
@@ -389,7 +421,8 @@ TrainResult train(const TrainRequest& request) {
       loss.backward();
       backward_seconds += seconds_since(backward_start);
       const auto optimizer_start = Clock::now();
-      if (config.optim.grad_clip_norm > 0) torch::nn::utils::clip_grad_norm_(model->parameters(), config.optim.grad_clip_norm);
+      if (config.optim.grad_clip_norm > 0)
+        torch::nn::utils::clip_grad_norm_(model->parameters(), config.optim.grad_clip_norm);
       optimizer->step();
       optimizer_seconds += seconds_since(optimizer_start);
       loss_sum += loss.item<double>() * batch->size;
@@ -422,7 +455,8 @@ TrainResult train(const TrainRequest& request) {
                    {"step", state.global_step},
                    {"lr", lr},
                    {"train_loss", loss_sum / static_cast<double>(std::max<std::int64_t>(1, seen))},
-                   {"train_accuracy", static_cast<double>(correct) / static_cast<double>(std::max<std::int64_t>(1, seen))},
+                   {"train_accuracy", static_cast<double>(correct) /
+                                          static_cast<double>(std::max<std::int64_t>(1, seen))},
                    {"val_loss", val.loss()},
                    {"val_accuracy", val_accuracy},
                    {"val_macro_f1", val.matrix.macro_f1()},
@@ -435,7 +469,8 @@ TrainResult train(const TrainRequest& request) {
     record["val_recall"] = recalls;
     state.history.push_back(record);
 
-    const bool stop_early = tc.early_stopping_patience > 0 && state.epochs_without_gain >= tc.early_stopping_patience;
+    const bool stop_early =
+        tc.early_stopping_patience > 0 && state.epochs_without_gain >= tc.early_stopping_patience;
     const bool last = epoch + 1 == last_epoch || stop_early;
     if ((epoch + 1) % config.checkpoint.every_epochs == 0 || last || is_best) {
       const PlateauState& plateau = schedule.plateau();
@@ -451,23 +486,26 @@ TrainResult train(const TrainRequest& request) {
                          {"config", to_yaml(config)},
                          {"history", state.history},
                          {"libtorch", TORCH_VERSION}};
-      run_dir.commit(epoch + 1, state.global_step, serialize_checkpoint(model, *optimizer, meta), val_accuracy,
-                     val.loss(), is_best);
+      run_dir.commit(epoch + 1, state.global_step, serialize_checkpoint(model, *optimizer, meta),
+                     val_accuracy, val.loss(), is_best);
     }
     run_dir.append_metrics(record);
 
     char line[512];
     std::snprintf(line, sizeof line,
-                  "epoch %d/%d  train loss %.4f acc %5.1f%%  |  val loss %.4f acc %5.1f%% (best %.1f%% @%d)  |  "
+                  "epoch %d/%d  train loss %.4f acc %5.1f%%  |  val loss %.4f acc %5.1f%% (best "
+                  "%.1f%% @%d)  |  "
                   "%.0f img/s  %s\n    val recall: %s",
-                  epoch + 1, tc.epochs, record["train_loss"].get<double>(), 100 * record["train_accuracy"].get<double>(),
-                  val.loss(), 100 * val_accuracy, 100 * state.best_val_accuracy, state.best_epoch, images_per_second,
-                  format_duration(seconds_since(epoch_start)).c_str(), recall_line(val.matrix).c_str());
+                  epoch + 1, tc.epochs, record["train_loss"].get<double>(),
+                  100 * record["train_accuracy"].get<double>(), val.loss(), 100 * val_accuracy,
+                  100 * state.best_val_accuracy, state.best_epoch, images_per_second,
+                  format_duration(seconds_since(epoch_start)).c_str(),
+                  recall_line(val.matrix).c_str());
     progress.end_epoch(line);
     result.last_val_accuracy = val_accuracy;
     if (stop_early) {
-      progress.message("early stopping: no val-accuracy gain for " + std::to_string(state.epochs_without_gain) +
-                       " epochs");
+      progress.message("early stopping: no val-accuracy gain for " +
+                       std::to_string(state.epochs_without_gain) + " epochs");
       break;
     }
   }
@@ -475,29 +513,35 @@ TrainResult train(const TrainRequest& request) {
   result.epochs_completed = state.epochs_completed;
   result.best_val_accuracy = state.best_val_accuracy;
   result.best_epoch = state.best_epoch;
-  result.images_per_second = training_seconds > 0 ? static_cast<double>(images_seen) / training_seconds : 0;
+  result.images_per_second =
+      training_seconds > 0 ? static_cast<double>(images_seen) / training_seconds : 0;
 
   // Summary table.
   std::ostringstream summary;
-  summary << "\nsummary of " << run_dir.path().string() << "\n  epoch  train_loss  train_acc  val_loss  val_acc  "
+  summary << "\nsummary of " << run_dir.path().string()
+          << "\n  epoch  train_loss  train_acc  val_loss  val_acc  "
           << "macro_f1     img/s\n";
   char row[160];
   for (const json& r : state.history) {
-    std::snprintf(row, sizeof row, "  %5d  %10.4f  %8.1f%%  %8.4f  %6.1f%%  %8.3f  %8.0f\n", r["epoch"].get<int>(),
-                  r["train_loss"].get<double>(), 100 * r["train_accuracy"].get<double>(), r["val_loss"].get<double>(),
+    std::snprintf(row, sizeof row, "  %5d  %10.4f  %8.1f%%  %8.4f  %6.1f%%  %8.3f  %8.0f\n",
+                  r["epoch"].get<int>(), r["train_loss"].get<double>(),
+                  100 * r["train_accuracy"].get<double>(), r["val_loss"].get<double>(),
                   100 * r["val_accuracy"].get<double>(), r["val_macro_f1"].get<double>(),
                   r["images_per_second"].get<double>());
     summary << row;
   }
   if (timed_steps > 0) {
     std::snprintf(row, sizeof row,
-                  "  time per step (ms): data wait %.2f, forward %.2f, backward %.2f, optimizer %.2f; %.0f img/s\n",
+                  "  time per step (ms): data wait %.2f, forward %.2f, backward %.2f, optimizer "
+                  "%.2f; %.0f img/s\n",
                   1e3 * data_seconds / timed_steps, 1e3 * forward_seconds / timed_steps,
-                  1e3 * backward_seconds / timed_steps, 1e3 * optimizer_seconds / timed_steps, result.images_per_second);
+                  1e3 * backward_seconds / timed_steps, 1e3 * optimizer_seconds / timed_steps,
+                  result.images_per_second);
     summary << row;
   }
-  std::snprintf(row, sizeof row, "  best val accuracy %.2f%% at epoch %d -> %s\n", 100 * state.best_val_accuracy,
-                state.best_epoch, (run_dir.path() / "best.pt").c_str());
+  std::snprintf(row, sizeof row, "  best val accuracy %.2f%% at epoch %d -> %s\n",
+                100 * state.best_val_accuracy, state.best_epoch,
+                (run_dir.path() / "best.pt").c_str());
   summary << row;
   progress.message(summary.str());
   return result;

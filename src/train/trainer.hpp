@@ -15,8 +15,8 @@ struct TrainRequest {
   TrainConfig config;
   std::string config_name = "custom";  // stem of the YAML file; names runs
   std::string run;                     // run name; default <config_name>-<YYYYmmdd-HHMMSS>
-  std::string resume;                  // "", "auto" (the newest run of this config, if any), or a checkpoint/run
-  int stop_after_epoch = 0;            // stop after this epoch as if interrupted (0: run to the end)
+  std::string resume;  // "", "auto" (the newest run of this config, if any), or a checkpoint/run
+  int stop_after_epoch = 0;  // stop after this epoch as if interrupted (0: run to the end)
   bool progress = true;
 };
 

@@ -46,7 +46,8 @@ TEST(FerNet, ForwardShapesForEverySequenceModeRnnAndPooling) {
             ASSERT_EQ(logits.sizes(), (std::vector<std::int64_t>{3, kNumEmotions}))
                 << sequence << " " << rnn << " " << pooling << " bidirectional=" << bidirectional;
             const std::int64_t map = side / 4;  // two 2x2 pools
-            EXPECT_EQ(model->sequence_length(), std::string(sequence) == "raster" ? map * map : map);
+            EXPECT_EQ(model->sequence_length(),
+                      std::string(sequence) == "raster" ? map * map : map);
           }
         }
 }
@@ -164,7 +165,8 @@ TEST_F(TrainerTest, ResumedRunIsBitIdenticalToUninterruptedRun) {
   const auto a = model_tensors(checkpoint("whole", 4));
   const auto b = model_tensors(checkpoint("split", 4));
   ASSERT_EQ(a.size(), b.size());
-  for (std::size_t i = 0; i < a.size(); ++i) ASSERT_TRUE(torch::equal(a[i], b[i])) << "tensor " << i << " differs";
+  for (std::size_t i = 0; i < a.size(); ++i)
+    ASSERT_TRUE(torch::equal(a[i], b[i])) << "tensor " << i << " differs";
   EXPECT_EQ(whole.best_val_accuracy, resumed.best_val_accuracy);
   EXPECT_EQ(whole.last_val_accuracy, resumed.last_val_accuracy);
 }
@@ -210,7 +212,8 @@ TEST_F(TrainerTest, DamagedOrIncompatibleCheckpointsAreRejected) {
     train(from_copy);
     FAIL() << "a truncated checkpoint was accepted";
   } catch (const CorruptDataError& e) {
-    EXPECT_NE(std::string(e.what()).find("not a readable fer-train checkpoint"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("not a readable fer-train checkpoint"), std::string::npos)
+        << e.what();
   }
 
   // Inside its run, the manifest's size and SHA-256 catch it first.

@@ -58,7 +58,9 @@ TEST(Augment, DeterministicPerSeedShapesAndFiniteValues) {
   augment_for_training(pixels.data(), config, r3, c.data());
   EXPECT_EQ(a, b);
   EXPECT_NE(a, c);
-  for (float v : a) ASSERT_TRUE(std::isfinite(v) && v >= normalize_pixel(0) - 1e-5f && v <= normalize_pixel(255) + 1e-5f);
+  for (float v : a)
+    ASSERT_TRUE(std::isfinite(v) && v >= normalize_pixel(0) - 1e-5f &&
+                v <= normalize_pixel(255) + 1e-5f);
   config.crop_size = 40;
   EXPECT_EQ(model_input_size(config), 40);
 }
@@ -77,7 +79,8 @@ TEST(Augment, NoAugmentationIsExactlyTheNormalisedImage) {
   off.flip_probability = 1;
   augment_for_training(pixels.data(), off, rng, out.data());
   for (int r = 0; r < 48; ++r)
-    for (int c = 0; c < 48; ++c) ASSERT_NEAR(out[r * 48 + c], expected[r * 48 + 47 - c], 1e-5) << r << "," << c;
+    for (int c = 0; c < 48; ++c)
+      ASSERT_NEAR(out[r * 48 + c], expected[r * 48 + 47 - c], 1e-5) << r << "," << c;
 }
 
 TEST(Augment, EvalViews) {
@@ -88,9 +91,10 @@ TEST(Augment, EvalViews) {
   ASSERT_EQ(eval_view_count(config), 10);
   std::vector<float> views(10 * 40 * 40);
   eval_views(pixels.data(), config, views.data());
-  EXPECT_FLOAT_EQ(views[0], normalize_pixel(pixels[0]));                       // top-left crop
-  EXPECT_FLOAT_EQ(views[1600 * 3 + 39 * 40 + 39], normalize_pixel(pixels[47 * 48 + 47]));  // bottom-right
-  EXPECT_FLOAT_EQ(views[1600 * 5], normalize_pixel(pixels[39]));               // mirrored top-left
+  EXPECT_FLOAT_EQ(views[0], normalize_pixel(pixels[0]));  // top-left crop
+  EXPECT_FLOAT_EQ(views[1600 * 3 + 39 * 40 + 39],
+                  normalize_pixel(pixels[47 * 48 + 47]));         // bottom-right
+  EXPECT_FLOAT_EQ(views[1600 * 5], normalize_pixel(pixels[39]));  // mirrored top-left
   config.eval_tta = "flip";
   EXPECT_EQ(eval_view_count(config), 2);
   config.eval_tta = "none";
@@ -128,16 +132,20 @@ TEST_F(LoaderTest, TrainingBatchesKeepLabelsCoverTheEpochAndRepeatPerSeed) {
       EXPECT_EQ(batch->step, steps++);
       EXPECT_EQ(batch->side, 48);
       for (int k = 0; k < batch->size; ++k) {
-        ASSERT_EQ(batch->labels[k], train.labels()[batch->indices[k]]) << "augmentation must keep labels";
+        ASSERT_EQ(batch->labels[k], train.labels()[batch->indices[k]])
+            << "augmentation must keep labels";
         seen.insert(batch->indices[k]);
       }
       images.insert(images.end(), batch->images, batch->images + batch->size * 48 * 48);
     }
     EXPECT_EQ(steps, 7u);
     EXPECT_EQ(seen.size(), 210u);
-    EXPECT_EQ(std::set<std::size_t>(seen.begin(), seen.end()).size(), 210u) << "each image once per epoch";
-    if (pass == 0) first_epoch = images;
-    else EXPECT_EQ(images, first_epoch) << "same seed and epoch, same augmented batches";
+    EXPECT_EQ(std::set<std::size_t>(seen.begin(), seen.end()).size(), 210u)
+        << "each image once per epoch";
+    if (pass == 0)
+      first_epoch = images;
+    else
+      EXPECT_EQ(images, first_epoch) << "same seed and epoch, same augmented batches";
   }
 }
 

@@ -18,7 +18,8 @@ TEST(RunDirectory, RetentionKeepsLastAndBestAndPointersNeverDangle) {
   RunDirectory run(dir / "r", /*keep_last=*/2);
   const double accuracies[] = {0.5, 0.8, 0.6, 0.7, 0.65};
   for (int e = 1; e <= 5; ++e) {
-    run.commit(e, e * 10, "checkpoint " + std::to_string(e), accuracies[e - 1], 1.0, accuracies[e - 1] == 0.8);
+    run.commit(e, e * 10, "checkpoint " + std::to_string(e), accuracies[e - 1], 1.0,
+               accuracies[e - 1] == 0.8);
     EXPECT_TRUE(fs::exists(fs::canonical(dir / "r" / "latest.pt")));
     EXPECT_TRUE(fs::exists(fs::canonical(dir / "r" / "best.pt")));
   }
@@ -57,7 +58,8 @@ TEST(RunDirectory, ResolveCheckpoint) {
   TempDir dir;
   RunDirectory run(dir / "runs" / "a", 3);
   run.commit(1, 1, "x", 0.5, 1.0, true);
-  EXPECT_EQ(resolve_checkpoint((dir / "runs" / "a").string(), dir / "runs"), dir / "runs" / "a" / "latest.pt");
+  EXPECT_EQ(resolve_checkpoint((dir / "runs" / "a").string(), dir / "runs"),
+            dir / "runs" / "a" / "latest.pt");
   EXPECT_EQ(resolve_checkpoint("a", dir / "runs"), dir / "runs" / "a" / "latest.pt");
   EXPECT_THROW(resolve_checkpoint("nope", dir / "runs"), InputError);
 }
