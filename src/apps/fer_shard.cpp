@@ -6,6 +6,7 @@
 #include <regex>
 
 #include "common/tool_main.hpp"
+#include "data/image_stats.hpp"
 #include "data/ingest.hpp"
 #include "data/shard_reader.hpp"
 #include "data/shard_writer.hpp"
@@ -16,6 +17,8 @@ int inspect(const std::string& dir, bool verify) {
   const auto start = std::chrono::steady_clock::now();
   fer::ShardDataset dataset(dir, {verify});  // opens and checks every shard
   std::cout << dir << ": " << fer::manifest_summary(dataset.manifest());
+  if (const std::string warning = fer::sharpness_warning(dataset.manifest()); !warning.empty())
+    std::cout << "warning: " << warning << "\n";
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf(
@@ -111,6 +114,8 @@ int main(int argc, char** argv) {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (!quiet) {
       std::cout << fer::report_to_text(report, images) << fer::manifest_summary(manifest);
+      if (const std::string warning = fer::sharpness_warning(manifest); !warning.empty())
+        std::cerr << "fer-shard: warning: " << warning << "\n";
       std::printf("wrote %s in %.2f s (read %.2f s, write %.2f s)\n", out_dir.c_str(), seconds,
                   read_seconds, seconds - read_seconds);
     }

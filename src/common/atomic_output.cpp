@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <string>
 #include <system_error>
+#include <vector>
 
 namespace fer {
 namespace fs = std::filesystem;
@@ -63,6 +64,17 @@ void remove_abandoned_staging(const fs::path& final_path) {
 }
 
 }  // namespace
+
+void remove_abandoned_temporaries(const fs::path& dir) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    const auto marker = name.rfind(".tmp-");
+    if (name.empty() || name[0] != '.' || marker == std::string::npos) continue;
+    const long pid = std::strtol(name.c_str() + marker + 5, nullptr, 10);
+    if (!process_is_running(pid)) fs::remove(entry.path(), ec);
+  }
+}
 
 void fsync_path(const fs::path& path) {
   FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
@@ -120,8 +132,16 @@ StagedDirectory::~StagedDirectory() {
 }
 
 void StagedDirectory::commit() {
-  for (const auto& entry : fs::recursive_directory_iterator(staging_path_))
-    if (entry.is_regular_file()) fsync_path(entry.path());
+  // Every file and every directory entry must be on disk before the swap; a
+  // directory after its children.
+  std::vector<fs::path> directories;
+  for (const auto& entry : fs::recursive_directory_iterator(staging_path_)) {
+    if (entry.is_regular_file())
+      fsync_path(entry.path());
+    else if (entry.is_directory())
+      directories.push_back(entry.path());
+  }
+  for (auto it = directories.rbegin(); it != directories.rend(); ++it) fsync_path(*it);
   fsync_path(staging_path_);
 
   std::error_code ec;

@@ -16,6 +16,10 @@ void fsync_path(const std::filesystem::path& path);
 // rename, then fsyncs the directory so the rename itself is durable.
 void write_file_atomically(const std::filesystem::path& path, std::string_view contents);
 
+// Removes `.NAME.tmp-PID` files that write_file_atomically() left in `dir` when its
+// process was killed (PID no longer running on this host).
+void remove_abandoned_temporaries(const std::filesystem::path& dir);
+
 // A directory built under `.NAME.staging-PID` and swapped in as a whole by commit().
 // Without commit() (an exception unwinds) the staging directory is removed and the
 // previous directory at the final path is untouched. Staging directories left by a

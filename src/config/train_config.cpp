@@ -425,10 +425,20 @@ std::vector<Field> build_registry() {
            "probability of erasing one random rectangle", probability)
       .add("erase_max_fraction", &AugmentConfig::erase_max_fraction,
            "largest erased area as a fraction of the image", probability)
+      .add("blur_probability", &AugmentConfig::blur_probability,
+           "probability of a random Gaussian blur", probability)
+      .add("blur_sigma_max", &AugmentConfig::blur_sigma_max,
+           "largest sigma (pixels) of the random blur; drawn from [0.3, max]", closed(0.3, 10))
       .add("crop_size", &AugmentConfig::crop_size, "0: train on 48x48; e.g. 40: random 40x40 crops",
            zero_or(closed(16, 48)))
       .add("eval_tta", &AugmentConfig::eval_tta,
-           "test-time augmentation (tencrop needs crop_size > 0)", {"none", "flip", "tencrop"});
+           "test-time augmentation (tencrop needs crop_size > 0)", {"none", "flip", "tencrop"})
+      .add("eval_blur_sigma", &AugmentConfig::eval_blur_sigma,
+           "Gaussian blur (sigma, pixels) of evaluation and prediction inputs, to match a training "
+           "set "
+           "that is blurrier than the images the model will see (fer-shard reports sharpness); 0: "
+           "off",
+           closed(0, 10));
 
   SectionBuilder(fields, "optim", &TrainConfig::optim)
       .add("optimizer", &OptimConfig::optimizer, "sgd (momentum, see nesterov) or adamw",

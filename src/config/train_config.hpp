@@ -46,8 +46,12 @@ struct AugmentConfig {
   double rotate_degrees = 10;        // up to +- this many degrees
   double erase_probability = 0.25;   // random erasing of one rectangle
   double erase_max_fraction = 0.15;  // largest erased area as a fraction of the image
+  double blur_probability = 0.0;     // random Gaussian blur (training)
+  double blur_sigma_max = 1.5;       // its sigma is drawn from [0.3, blur_sigma_max] pixels
   int crop_size = 0;                 // 0: train on 48x48; e.g. 40: random 40x40 crops
   std::string eval_tta = "none";     // none | flip | tencrop (tencrop needs crop_size > 0)
+  double eval_blur_sigma = 0.0;      // Gaussian blur of evaluation/prediction inputs, to match a
+                                     // training set blurrier than the images seen later
 };
 
 struct OptimConfig {

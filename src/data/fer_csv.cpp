@@ -189,12 +189,15 @@ void apply_ferplus(Fer2013Csv& csv, const FerPlusCsv& ferplus, IngestReport& rep
     throw InputError(ferplus.file_name + ": has " + std::to_string(ferplus.votes.size()) +
                      " data rows but fer2013.csv has " + std::to_string(csv.total_rows) +
                      "; FERPlus is joined by row order, so both must be the same release");
-  for (std::size_t r = 0; r < csv.total_rows; ++r)
+  // Rows of fer2013.csv that were skipped as invalid have no Usage to compare.
+  for (std::size_t i = 0; i < csv.images.size(); ++i) {
+    const std::size_t r = csv.data_rows[i];
     if (ferplus.usage[r] != csv.row_splits[r])
       throw InputError(ferplus.file_name + ":" + std::to_string(ferplus.line_numbers[r]) +
-                       ": Usage is " + std::string(split_name(ferplus.usage[r])) + " but row " +
-                       std::to_string(r + 1) + " of fer2013.csv is " +
-                       std::string(split_name(csv.row_splits[r])) + "; the files are not aligned");
+                       ": Usage is " + std::string(split_name(ferplus.usage[r])) + " but " +
+                       csv.images.sources[i] + " is " + std::string(split_name(csv.row_splits[r])) +
+                       "; the files are not aligned");
+  }
 
   ImageSet& images = csv.images;
   images.votes.assign(images.size() * kFerPlusVoteColumns, 0);

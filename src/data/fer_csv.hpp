@@ -14,7 +14,7 @@ namespace fer {
 struct Fer2013Csv {
   ImageSet images;
   std::vector<std::size_t> data_rows;  // 0-based data-row index of each image (FERPlus join key)
-  std::vector<Split> row_splits;       // Usage of every data row, valid or not
+  std::vector<Split> row_splits;       // Usage of every data row (meaningful for valid rows)
   std::size_t total_rows = 0;          // data rows in the file, valid or not
 };
 

@@ -56,8 +56,13 @@ json manifest_to_json(const Manifest& manifest) {
                         {"class_counts", shard.class_counts},
                         {"bytes", shard.bytes},
                         {"sha256", shard.sha256}});
-    splits[std::string(kSplitNames[s])] = {
+    json split_json = {
         {"images", entry.images}, {"class_counts", entry.class_counts}, {"shards", shards}};
+    if (entry.stats.present)
+      split_json["image_stats"] = {{"pixel_mean", entry.stats.pixel_mean},
+                                   {"pixel_std", entry.stats.pixel_std},
+                                   {"sharpness", entry.stats.sharpness}};
+    splits[std::string(kSplitNames[s])] = split_json;
   }
   json classes = json::array();
   for (auto name : kEmotionNames) classes.push_back(std::string(name));
@@ -98,6 +103,14 @@ Manifest manifest_from_json(const json& doc, const std::string& where) {
     SplitEntry& entry = manifest.splits[s];
     entry.images = get_field<std::size_t>(split_json, "images", split_where);
     entry.class_counts = counts_from(split_json, split_where);
+    if (split_json.contains("image_stats")) {
+      const json& stats = split_json.at("image_stats");
+      const std::string stats_where = split_where + ".image_stats";
+      entry.stats.present = true;
+      entry.stats.pixel_mean = get_field<double>(stats, "pixel_mean", stats_where);
+      entry.stats.pixel_std = get_field<double>(stats, "pixel_std", stats_where);
+      entry.stats.sharpness = get_field<double>(stats, "sharpness", stats_where);
+    }
     for (const json& shard_json : get_field<json>(split_json, "shards", split_where)) {
       ShardEntry shard;
       shard.file = get_field<std::string>(shard_json, "file", split_where + ".shards");
@@ -156,8 +169,14 @@ std::string manifest_summary(const Manifest& manifest) {
                     with_thousands(static_cast<long long>(count)).c_str());
       out << line;
     }
-    std::snprintf(line, sizeof line, "   %.1f MB\n", static_cast<double>(bytes) / 1e6);
+    std::snprintf(line, sizeof line, "   %.1f MB", static_cast<double>(bytes) / 1e6);
     out << line;
+    if (entry.stats.present && entry.images > 0) {
+      std::snprintf(line, sizeof line, "   mean %.1f std %.1f sharpness %.1f",
+                    entry.stats.pixel_mean, entry.stats.pixel_std, entry.stats.sharpness);
+      out << line;
+    }
+    out << "\n";
     total += entry.images;
   }
   out << "  total  " << with_thousands(static_cast<long long>(total)) << " images\n";

@@ -24,9 +24,17 @@ struct ShardEntry {
   std::string sha256;
 };
 
+struct ImageStats {
+  bool present = false;  // absent in manifests written before the statistics existed
+  double pixel_mean = 0;
+  double pixel_std = 0;
+  double sharpness = 0;  // mean variance of the 3x3 Laplacian
+};
+
 struct SplitEntry {
   std::size_t images = 0;
   ClassCounts class_counts{};
+  ImageStats stats;
   std::vector<ShardEntry> shards;
 };
 

@@ -10,10 +10,20 @@ namespace fer {
 namespace fs = std::filesystem;
 namespace {
 
-std::string read_string_attribute(hid_t object, const char* name, const std::string& where) {
+// Opens a scalar (single-value) attribute; anything else is damage, and reading it
+// into one value would overrun the destination.
+H5Handle open_scalar_attribute(hid_t object, const char* name, const std::string& where) {
   if (H5Aexists(object, name) <= 0)
     throw CorruptDataError(where + ": missing attribute '" + name + "'");
   H5Handle attribute(h5_check(H5Aopen(object, name, H5P_DEFAULT), where, name), H5Aclose);
+  H5Handle space(h5_check(H5Aget_space(attribute.get()), where, name), H5Sclose);
+  if (H5Sget_simple_extent_npoints(space.get()) != 1)
+    throw CorruptDataError(where + ": attribute '" + name + "' should hold one value");
+  return attribute;
+}
+
+std::string read_string_attribute(hid_t object, const char* name, const std::string& where) {
+  H5Handle attribute = open_scalar_attribute(object, name, where);
   H5Handle type(h5_check(H5Aget_type(attribute.get()), where, name), H5Tclose);
   if (H5Tget_class(type.get()) != H5T_STRING || H5Tis_variable_str(type.get()) <= 0)
     throw CorruptDataError(where + ": attribute '" + name + "' is not a string");
@@ -25,9 +35,7 @@ std::string read_string_attribute(hid_t object, const char* name, const std::str
 }
 
 int read_int_attribute(hid_t object, const char* name, const std::string& where) {
-  if (H5Aexists(object, name) <= 0)
-    throw CorruptDataError(where + ": missing attribute '" + name + "'");
-  H5Handle attribute(h5_check(H5Aopen(object, name, H5P_DEFAULT), where, name), H5Aclose);
+  H5Handle attribute = open_scalar_attribute(object, name, where);
   int value = 0;
   if (H5Aread(attribute.get(), H5T_NATIVE_INT, &value) < 0)
     throw CorruptDataError(where + ": attribute '" + name + "' is not an integer");

@@ -8,6 +8,7 @@
 #include "common/sha256.hpp"
 #include "data/fer_csv.hpp"
 #include "data/hdf5_handle.hpp"
+#include "data/image_stats.hpp"
 #include "data/shard_format.hpp"
 
 namespace fer {
@@ -201,6 +202,7 @@ Manifest write_shards(const ImageSet& images, const fs::path& out_dir,
     const auto plan = plan_shards(member_labels, options.images_per_shard,
                                   options.seed * 0x100000001B3ULL + static_cast<std::uint64_t>(s));
     SplitEntry& entry = manifest.split(split);
+    entry.stats = image_statistics(images, split);
     for (std::size_t k = 0; k < plan.size(); ++k) {
       std::vector<std::size_t> shard_members;
       ShardEntry shard;

@@ -20,6 +20,12 @@ void crop_normalized(const std::uint8_t* image48, int x, int y, int size, bool m
     }
 }
 
+void gaussian_blur(const std::uint8_t* image48, double sigma, std::uint8_t* out48) {
+  const cv::Mat source(kImageSide, kImageSide, CV_8UC1, const_cast<std::uint8_t*>(image48));
+  cv::Mat target(kImageSide, kImageSide, CV_8UC1, out48);
+  cv::GaussianBlur(source, target, cv::Size(0, 0), sigma, sigma, cv::BORDER_REFLECT_101);
+}
+
 }  // namespace
 
 int model_input_size(const AugmentConfig& config) {
@@ -46,6 +52,8 @@ void augment_for_training(const std::uint8_t* image48, const AugmentConfig& conf
       rng.uniform(0.02, std::max(0.02, config.erase_max_fraction)) * size * size;
   const double erase_aspect = std::exp(rng.uniform(std::log(0.3), std::log(3.3)));
   const double erase_u = rng.uniform(), erase_v = rng.uniform();
+  const bool blur_on = rng.uniform() < config.blur_probability;
+  const double blur_sigma = rng.uniform(0.3, std::max(0.3, config.blur_sigma_max));
 
   std::uint8_t warped[kImagePixels];
   const bool any_warp = scale_on || rotate_on || translate_on || flip;
@@ -66,7 +74,13 @@ void augment_for_training(const std::uint8_t* image48, const AugmentConfig& conf
     cv::Mat target(kImageSide, kImageSide, CV_8UC1, warped);
     cv::warpAffine(source, target, affine, target.size(), cv::INTER_LINEAR, cv::BORDER_REFLECT_101);
   }
-  crop_normalized(any_warp ? warped : image48, crop_x, crop_y, size, false, out);
+  const std::uint8_t* source = any_warp ? warped : image48;
+  std::uint8_t blurred[kImagePixels];
+  if (blur_on) {
+    gaussian_blur(source, blur_sigma, blurred);
+    source = blurred;
+  }
+  crop_normalized(source, crop_x, crop_y, size, false, out);
 
   if (erase_on) {
     const int h =
@@ -87,6 +101,11 @@ int eval_view_count(const AugmentConfig& config) {
 }
 
 void eval_views(const std::uint8_t* image48, const AugmentConfig& config, float* out) {
+  std::uint8_t blurred[kImagePixels];
+  if (config.eval_blur_sigma > 0) {
+    gaussian_blur(image48, config.eval_blur_sigma, blurred);
+    image48 = blurred;
+  }
   const int size = model_input_size(config);
   const int centre = (kImageSide - size) / 2, far = kImageSide - size;
   const int pixels = size * size;

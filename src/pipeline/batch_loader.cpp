@@ -26,16 +26,26 @@ BatchLoader::BatchLoader(SplitReader& reader, LoaderOptions options)
     slot.indices.resize(batch);
     slot.raw.resize(batch * kImagePixels);
   }
-  for (int t = 0; t < options_.threads; ++t) workers_.emplace_back([this] { worker_loop(); });
+  try {
+    for (int t = 0; t < options_.threads; ++t) workers_.emplace_back([this] { worker_loop(); });
+  } catch (...) {
+    stop_workers();  // the destructor does not run for a half-built object
+    throw;
+  }
 }
 
 BatchLoader::~BatchLoader() {
+  stop_workers();
+}
+
+void BatchLoader::stop_workers() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stopping_ = true;
   }
   changed_.notify_all();
-  for (auto& worker : workers_) worker.join();
+  for (auto& worker : workers_)
+    if (worker.joinable()) worker.join();
 }
 
 std::size_t BatchLoader::epoch_sample_count() const {
@@ -57,7 +67,8 @@ std::size_t BatchLoader::steps_per_epoch() const {
 
 void BatchLoader::start_epoch(std::uint64_t epoch, std::size_t first_step) {
   std::unique_lock<std::mutex> lock(mutex_);
-  ++generation_;  // work for the previous epoch is discarded
+  ++generation_;                    // work in flight for the previous epoch is discarded
+  total_steps_ = next_to_produce_;  // and no more of it is started
   changed_.wait(lock, [&] { return in_flight_ == 0; });
   std::size_t n = options_.limit ? std::min(options_.limit, reader_.size()) : reader_.size();
   // With a limit, take the first `limit` images of the full epoch order (a subset

@@ -67,6 +67,7 @@ class BatchLoader {
     std::int64_t ready_step = -1;
   };
   void worker_loop();
+  void stop_workers();
   void fill(Slot& slot, std::size_t step, std::uint64_t epoch);
   std::size_t epoch_sample_count() const;
 

@@ -25,6 +25,7 @@ RunDirectory::RunDirectory(fs::path dir, int keep_last)
   std::error_code ec;
   fs::create_directories(dir_, ec);
   if (ec) throw InputError(dir_.string() + ": cannot create run directory: " + ec.message());
+  remove_abandoned_temporaries(dir_);  // checkpoints half-written by a killed run
   const fs::path manifest = dir_ / kManifest;
   if (!fs::exists(manifest)) return;
   try {
@@ -119,21 +120,66 @@ std::optional<fs::path> RunDirectory::best() const {
   return dir_ / best_file_;
 }
 
-void RunDirectory::verify(const fs::path& file) const {
-  const std::string name = fs::canonical(file).filename().string();
+bool RunDirectory::verify(const fs::path& file) const {
+  std::error_code ec;
+  const fs::path resolved = fs::canonical(file, ec);
+  if (ec) throw InputError(file.string() + ": cannot resolve checkpoint: " + ec.message());
   for (const auto& r : records_) {
-    if (r.file != name) continue;
-    const auto bytes = fs::file_size(file);
-    if (bytes != r.bytes)
-      throw CorruptDataError(file.string() + ": " + std::to_string(bytes) +
-                             " bytes, the run manifest says " + std::to_string(r.bytes) +
-                             " (truncated or modified)");
-    const std::string sha = sha256_file(file);
+    if (r.file != resolved.filename().string()) continue;
+    const auto bytes = fs::file_size(resolved, ec);
+    if (ec || bytes != r.bytes)
+      throw CorruptDataError(
+          file.string() + ": " + (ec ? "unreadable" : std::to_string(bytes) + " bytes") +
+          ", the run manifest says " + std::to_string(r.bytes) + " (truncated or modified)");
+    const std::string sha = sha256_file(resolved);
     if (sha != r.sha256)
       throw CorruptDataError(file.string() + ": SHA-256 " + sha +
                              " differs from the run manifest (" + r.sha256 +
                              "): damaged or modified");
+    return true;
   }
+  return false;
+}
+
+void RunDirectory::forget_after(int epoch) {
+  std::vector<std::string> doomed;
+  std::vector<CheckpointRecord> kept;
+  for (const auto& r : records_) {
+    if (r.epoch > epoch)
+      doomed.push_back(r.file);
+    else
+      kept.push_back(r);
+  }
+  if (doomed.empty()) return;
+  records_ = kept;
+  const CheckpointRecord* best = nullptr;  // the best of what remains, earliest on ties
+  for (const auto& r : records_)
+    if (!best || r.val_accuracy > best->val_accuracy) best = &r;
+  best_file_ = best ? best->file : "";
+  choose_best_and_point();  // pointers move before the files they named are deleted
+  for (const auto& file : doomed) {
+    std::error_code ec;
+    fs::remove(dir_ / file, ec);
+  }
+}
+
+void RunDirectory::choose_best_and_point() {
+  save_manifest();
+  std::error_code ec;
+  if (records_.empty()) {
+    fs::remove(dir_ / kLatest, ec);
+    fs::remove(dir_ / kBest, ec);
+  } else {
+    point(kLatest, records_.back().file);
+    point(kBest, best_file_);
+  }
+  fsync_path(dir_);
+}
+
+void RunDirectory::rewrite_metrics(const json& lines) {
+  std::string text;
+  for (const json& line : lines) text += line.dump() + "\n";
+  write_file_atomically(dir_ / "metrics.jsonl", text);
 }
 
 void RunDirectory::append_metrics(const json& line) {

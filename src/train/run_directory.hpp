@@ -42,13 +42,20 @@ class RunDirectory {
   std::optional<std::filesystem::path> latest() const;
   std::optional<std::filesystem::path> best() const;
 
-  // Throws CorruptDataError when `file` is listed here with another size or SHA-256.
-  void verify(const std::filesystem::path& file) const;
+  // Checks `file` against its record: throws CorruptDataError when it is listed here
+  // with another size or SHA-256; returns false when it is not listed at all.
+  bool verify(const std::filesystem::path& file) const;
+  // Resuming from epoch `epoch`: forgets (and deletes) the checkpoints of later
+  // epochs, which the resumed run will write again, and re-derives best and latest.
+  void forget_after(int epoch);
+  // Replaces metrics.jsonl with these lines (one JSON object each), atomically.
+  void rewrite_metrics(const nlohmann::json& lines);
   void append_metrics(const nlohmann::json& line);
   void write_text(const std::string& name, const std::string& contents);
 
  private:
   void save_manifest();
+  void choose_best_and_point();
   void point(const std::string& link, const std::string& target);
 
   std::filesystem::path dir_;

@@ -9,10 +9,12 @@
 #include <ctime>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <sstream>
 #include <thread>
 
 #include "common/error.hpp"
+#include "data/image_stats.hpp"
 #include "data/shard_reader.hpp"
 #include "metrics/confusion_matrix.hpp"
 #include "model/fer_net.hpp"
@@ -148,11 +150,40 @@ Evaluation evaluate(FerNet& model, BatchLoader& loader, const torch::Device& dev
 }
 
 // Only the model-shaping keys must agree between a checkpoint and the run resuming it.
+// (The optimizer kind too: its saved state only fits the same kind.)
 std::string architecture_of(const TrainConfig& config) {
   TrainConfig shape;
   shape.model = config.model;
   shape.augment.crop_size = config.augment.crop_size;
+  shape.optim.optimizer = config.optim.optimizer;
   return to_yaml(shape);
+}
+
+// Optimizer::load() restores the saved hyper-parameters too; the configuration of
+// the resuming run wins (the learning rate is set every step anyway).
+void apply_optimizer_settings(torch::optim::Optimizer& optimizer, const OptimConfig& c) {
+  for (auto& group : optimizer.param_groups()) {
+    if (auto* sgd = dynamic_cast<torch::optim::SGDOptions*>(&group.options())) {
+      sgd->momentum(c.momentum).nesterov(c.nesterov).weight_decay(c.weight_decay);
+    } else if (auto* adamw = dynamic_cast<torch::optim::AdamWOptions*>(&group.options())) {
+      adamw->betas({c.beta1, c.beta2}).weight_decay(c.weight_decay);
+    }
+  }
+}
+
+// "section.key: old -> new" for every key whose line differs between two to_yaml()
+// texts (same schema, same order).
+std::string changed_settings(const std::string& before, const std::string& after) {
+  std::istringstream a(before), b(after);
+  std::string line_a, line_b, section, changes;
+  while (std::getline(a, line_a) && std::getline(b, line_b)) {
+    if (!line_a.empty() && line_a[0] != ' ') section = line_a.substr(0, line_a.find(':'));
+    if (line_a == line_b) continue;
+    const auto colon = line_a.find(':');
+    changes += (changes.empty() ? "" : ", ") + section + "." + line_a.substr(2, colon - 2) + ":" +
+               line_a.substr(colon + 1) + " ->" + line_b.substr(line_b.find(':') + 1);
+  }
+  return changes;
 }
 
 std::string timestamp_now() {
@@ -170,7 +201,12 @@ std::optional<fs::path> newest_run(const fs::path& checkpoints_dir,
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(checkpoints_dir, ec)) {
     const std::string name = entry.path().filename().string();
-    if (name.rfind(config_name + "-", 0) != 0 || !fs::exists(entry.path() / "latest.pt")) continue;
+    // Only runs named by default for this config: <config>-YYYYmmdd-HHMMSS.
+    static const std::regex kStamp("-[0-9]{8}-[0-9]{6}");
+    if (name.size() != config_name.size() + 16 || name.rfind(config_name, 0) != 0 ||
+        !std::regex_match(name.substr(config_name.size()), kStamp) ||
+        !fs::exists(entry.path() / "latest.pt"))
+      continue;
     const auto time = fs::last_write_time(entry.path() / "manifest.json", ec);
     if (!best || time > best_time) {
       best = entry.path();
@@ -235,7 +271,8 @@ json load_checkpoint(const fs::path& path, const TrainConfig& config, int input_
   apply_config_text(saved, meta.at("config").get<std::string>(),
                     path.string() + " (stored config)");
   if (architecture_of(saved) != architecture_of(config))
-    throw InputError(path.string() + ": the checkpoint's model differs from this configuration:\n" +
+    throw InputError(path.string() +
+                     ": the checkpoint's model or optimizer differs from this configuration:\n" +
                      architecture_of(saved) + "--- versus ---\n" + architecture_of(config));
   FerNet scratch(config.model, input_side);
   try {
@@ -245,13 +282,14 @@ json load_checkpoint(const fs::path& path, const TrainConfig& config, int input_
     archive.read("optimizer", optimizer_archive);
     torch::Tensor rng;
     archive.read("rng_cpu", rng);
+    optimizer.load(optimizer_archive);  // before any weight is touched
+    apply_optimizer_settings(optimizer, config.optim);
     torch::NoGradGuard no_grad;
     auto target = model->named_parameters();
     for (const auto& item : scratch->named_parameters()) target[item.key()].copy_(item.value());
     auto target_buffers = model->named_buffers();
     for (const auto& item : scratch->named_buffers())
       target_buffers[item.key()].copy_(item.value());
-    optimizer.load(optimizer_archive);
     at::Generator generator = at::detail::getDefaultCPUGenerator();
     std::lock_guard<std::mutex> lock(generator.mutex());
     generator.set_state(rng);
@@ -300,6 +338,16 @@ TrainResult train(const TrainRequest& request) {
                      ": the val split is empty; the best checkpoint is chosen on val "
                      "(re-shard with --val-fraction, or use an input with PublicTest rows)");
 
+  // Splits of different kinds (say, a blurred training set) make validation
+  // misleading; say so before spending hours.
+  if (const std::string warning = sharpness_warning(dataset.manifest()); !warning.empty()) {
+    if (config.augment.eval_blur_sigma > 0)
+      std::cout << "note: " << warning
+                << " (augment.eval_blur_sigma = " << config.augment.eval_blur_sigma << " is set)\n";
+    else
+      std::cout << "warning: " << warning << "\n";
+  }
+
   LoaderOptions train_options;
   train_options.batch_size = config.data.batch_size;
   train_options.threads = config.data.loader_threads;
@@ -340,19 +388,39 @@ TrainResult train(const TrainRequest& request) {
   } else if (!request.resume.empty()) {
     resume_from = resolve_checkpoint(request.resume, checkpoints_dir);
   }
-  if (resume_from && run.empty())
-    run = fs::canonical(*resume_from).parent_path().filename().string();
+  // The run directory a checkpoint came from (symlinks resolved).
+  std::optional<fs::path> source_dir;
+  if (resume_from) {
+    std::error_code ec;
+    const fs::path resolved = fs::canonical(*resume_from, ec);
+    if (ec)
+      throw InputError(resume_from->string() + ": cannot resolve checkpoint: " + ec.message());
+    source_dir = resolved.parent_path();
+    if (run.empty()) run = source_dir->filename().string();
+  }
   if (run.empty()) run = request.config_name + "-" + timestamp_now();
-  if (!resume_from && fs::exists(checkpoints_dir / run / "latest.pt"))
-    throw InputError(
-        (checkpoints_dir / run).string() +
-        " already holds checkpoints; continue it with --resume auto, or choose another --run");
-  RunDirectory run_dir(checkpoints_dir / run, config.checkpoint.keep_last);
+  const fs::path target_dir = checkpoints_dir / run;
+  if (fs::exists(target_dir / "latest.pt")) {
+    // A run directory with checkpoints only continues itself: never mixed with
+    // another run's history.
+    std::error_code ec;
+    const bool same_run = source_dir && fs::equivalent(*source_dir, target_dir, ec);
+    if (!same_run)
+      throw InputError(
+          target_dir.string() + " already holds checkpoints" +
+          (resume_from ? " of another run than " + resume_from->string() : std::string()) +
+          "; continue it with --resume auto, or choose another --run");
+  }
+  RunDirectory run_dir(target_dir, config.checkpoint.keep_last);
 
   TrainingState state;
   ProgressReporter progress(request.progress, tc.log_every_steps);
   if (resume_from) {
-    run_dir.verify(*resume_from);
+    // Checked against the manifest of the run it belongs to, before loading.
+    const bool listed = RunDirectory(*source_dir, config.checkpoint.keep_last).verify(*resume_from);
+    if (!listed)
+      progress.message("note: " + resume_from->string() +
+                       " is not listed in a run manifest; its SHA-256 cannot be checked");
     const json meta = load_checkpoint(*resume_from, config, input_side, model, *optimizer);
     state.epochs_completed = meta.at("epoch").get<int>();
     state.global_step = meta.at("global_step").get<std::int64_t>();
@@ -363,8 +431,16 @@ TrainResult train(const TrainRequest& request) {
     schedule.restore({meta.at("plateau_factor").get<double>(),
                       meta.at("plateau_best").get<double>(),
                       meta.at("plateau_without_gain").get<int>()});
+    // Resuming from an older checkpoint of this run: its later epochs are redone.
+    run_dir.forget_after(state.epochs_completed);
+    run_dir.rewrite_metrics(state.history);
     progress.message("resumed " + resume_from->string() + " after epoch " +
                      std::to_string(state.epochs_completed));
+    TrainConfig saved = config;
+    apply_config_text(saved, meta.at("config").get<std::string>(), resume_from->string());
+    const std::string changes = changed_settings(to_yaml(saved), to_yaml(config));
+    if (!changes.empty())
+      progress.message("note: settings changed since that checkpoint: " + changes);
   }
   run_dir.write_text("config.yaml", to_yaml(config));
 
@@ -390,7 +466,13 @@ TrainResult train(const TrainRequest& request) {
   const int last_epoch =
       request.stop_after_epoch > 0 ? std::min(request.stop_after_epoch, tc.epochs) : tc.epochs;
 
-  for (int epoch = state.epochs_completed; epoch < last_epoch; ++epoch) {
+  if (tc.early_stopping_patience > 0 && state.epochs_without_gain >= tc.early_stopping_patience)
+    progress.message("this run stopped early after epoch " +
+                     std::to_string(state.epochs_completed) + "; nothing left to train");
+  for (int epoch = state.epochs_completed;
+       epoch < last_epoch &&
+       !(tc.early_stopping_patience > 0 && state.epochs_without_gain >= tc.early_stopping_patience);
+       ++epoch) {
     const auto epoch_start = Clock::now();
     model->train();
     train_loader.start_epoch(static_cast<std::uint64_t>(epoch));
@@ -472,6 +554,9 @@ TrainResult train(const TrainRequest& request) {
     const bool stop_early =
         tc.early_stopping_patience > 0 && state.epochs_without_gain >= tc.early_stopping_patience;
     const bool last = epoch + 1 == last_epoch || stop_early;
+    // The metrics line first: a kill before the checkpoint is committed is repaired
+    // on resume (metrics.jsonl is rewritten from the checkpoint's history).
+    run_dir.append_metrics(record);
     if ((epoch + 1) % config.checkpoint.every_epochs == 0 || last || is_best) {
       const PlateauState& plateau = schedule.plateau();
       const json meta = {{"format_version", kCheckpointFormatVersion},
@@ -489,7 +574,6 @@ TrainResult train(const TrainRequest& request) {
       run_dir.commit(epoch + 1, state.global_step, serialize_checkpoint(model, *optimizer, meta),
                      val_accuracy, val.loss(), is_best);
     }
-    run_dir.append_metrics(record);
 
     char line[512];
     std::snprintf(line, sizeof line,

@@ -47,8 +47,11 @@ const std::vector<std::string> kAllKeys = {
     "augment.rotate_degrees",
     "augment.erase_probability",
     "augment.erase_max_fraction",
+    "augment.blur_probability",
+    "augment.blur_sigma_max",
     "augment.crop_size",
     "augment.eval_tta",
+    "augment.eval_blur_sigma",
     "optim.optimizer",
     "optim.lr",
     "optim.momentum",
@@ -113,8 +116,11 @@ void expect_same(const TrainConfig& a, const TrainConfig& b) {
   FER_EXPECT_FIELD(augment.rotate_degrees);
   FER_EXPECT_FIELD(augment.erase_probability);
   FER_EXPECT_FIELD(augment.erase_max_fraction);
+  FER_EXPECT_FIELD(augment.blur_probability);
+  FER_EXPECT_FIELD(augment.blur_sigma_max);
   FER_EXPECT_FIELD(augment.crop_size);
   FER_EXPECT_FIELD(augment.eval_tta);
+  FER_EXPECT_FIELD(augment.eval_blur_sigma);
   FER_EXPECT_FIELD(optim.optimizer);
   FER_EXPECT_FIELD(optim.lr);
   FER_EXPECT_FIELD(optim.momentum);
@@ -179,8 +185,11 @@ TrainConfig every_field_changed() {
   c.augment.rotate_degrees = 15;
   c.augment.erase_probability = 0.6;
   c.augment.erase_max_fraction = 0.2;
+  c.augment.blur_probability = 0.3;
+  c.augment.blur_sigma_max = 2.5;
   c.augment.crop_size = 40;
   c.augment.eval_tta = "tencrop";
+  c.augment.eval_blur_sigma = 2.75;
   c.optim.optimizer = "adamw";
   c.optim.lr = 3e-4;
   c.optim.momentum = 0.95;

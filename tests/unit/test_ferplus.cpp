@@ -106,11 +106,29 @@ TEST(FerPlusJoin, RowCountAndUsageMustAgree) {
     apply_ferplus(csv, read_ferplus_csv(f.plus), report);
     FAIL() << "Usage mismatch accepted";
   } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find(
-                  "fer2013new.csv:3: Usage is train but row 2 of fer2013.csv is val"),
+    EXPECT_NE(std::string(e.what()).find("fer2013new.csv:3: Usage is train but " + f.csv.string() +
+                                         ":3 is val; the files are not aligned"),
               std::string::npos)
         << e.what();
   }
+}
+
+TEST(FerPlusJoin, RowsSkippedAsInvalidDoNotBreakTheJoin) {
+  Files f;
+  write_file(f.csv, "emotion,pixels,Usage\n" + csv_row(0, pattern_pixels(0), "Training") + "\n" +
+                        "3,1 2 3,PublicTest\n" +  // malformed: skipped
+                        csv_row(0, pattern_pixels(2), "PrivateTest") + "\n");
+  write_file(f.plus, kPlusHeader +
+                         "Training,a,0,9,0,0,0,0,0,0,1,0\nPublicTest,b,0,9,0,0,0,0,0,0,1,0\n" +
+                         "PrivateTest,c,0,0,0,10,0,0,0,0,0,0\n");
+  IngestReport report(/*skip_invalid=*/true);
+  IngestOptions options;
+  options.skip_invalid = true;
+  Fer2013Csv csv = read_fer2013_csv(f.csv, options, report);
+  apply_ferplus(csv, read_ferplus_csv(f.plus), report);
+  EXPECT_EQ(report.invalid.count(), 1u);
+  ASSERT_EQ(csv.images.size(), 2u);
+  EXPECT_EQ(csv.images.labels, (std::vector<std::uint8_t>{3, 4}));  // joined with rows 1 and 3
 }
 
 TEST(FerPlusCsv, BadVoteNamesLineAndColumn) {

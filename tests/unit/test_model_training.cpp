@@ -187,6 +187,38 @@ TEST_F(TrainerTest, CheckpointsPointersAndMetricsAreWritten) {
   EXPECT_THROW(train(request("files", 2)), InputError);
 }
 
+TEST_F(TrainerTest, ResumeFromAnOlderCheckpointRedoesLaterEpochs) {
+  TrainRequest first = request("older", 3);
+  first.config.checkpoint.keep_last = 5;  // keep epoch 1 to resume from
+  train(first);
+  TrainRequest again = request("older", 3);
+  again.resume = checkpoint("older", 1).string();
+  again.config.checkpoint.keep_last = 5;
+  const TrainResult result = train(again);
+  EXPECT_EQ(result.epochs_completed, 3);
+  std::ifstream metrics(result.run_dir / "metrics.jsonl");
+  std::string line;
+  int lines = 0;
+  while (std::getline(metrics, line)) ++lines;
+  EXPECT_EQ(lines, 3) << "epochs 2 and 3 must not be listed twice";
+  // Resuming a checkpoint into another run's directory is refused.
+  train(request("other", 1));
+  TrainRequest mixed = request("other", 3);
+  mixed.resume = checkpoint("older", 1).string();
+  try {
+    train(mixed);
+    FAIL() << "one run's checkpoint was continued inside another run";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("already holds checkpoints of another run"),
+              std::string::npos)
+        << e.what();
+  }
+  // The checkpoint can start a new run (a fork) under a new name.
+  TrainRequest fork = request("forked", 2);
+  fork.resume = checkpoint("older", 1).string();
+  EXPECT_EQ(train(fork).epochs_completed, 2);
+}
+
 TEST_F(TrainerTest, DamagedOrIncompatibleCheckpointsAreRejected) {
   train(request("damaged", 1));
   const fs::path latest = fs::canonical(*dir_ / "checkpoints" / "damaged" / "latest.pt");
@@ -199,8 +231,13 @@ TEST_F(TrainerTest, DamagedOrIncompatibleCheckpointsAreRejected) {
     train(other);
     FAIL() << "a checkpoint of another architecture was accepted";
   } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("model differs"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("model or optimizer differs"), std::string::npos)
+        << e.what();
   }
+  TrainRequest other_optimizer = request("damaged", 2);
+  other_optimizer.resume = "auto";
+  other_optimizer.config.optim.optimizer = "sgd";  // tiny uses adamw
+  EXPECT_THROW(train(other_optimizer), InputError);
 
   // A truncated copy outside any run: torch's reader fails, reported clearly.
   const fs::path copy = *dir_ / "copy.pt";

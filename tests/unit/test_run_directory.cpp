@@ -42,7 +42,9 @@ TEST(RunDirectory, VerifyDetectsTruncationAndTampering) {
   TempDir dir;
   RunDirectory run(dir / "r", 3);
   run.commit(1, 1, std::string(1000, 'a'), 0.5, 1.0, true);
-  EXPECT_NO_THROW(run.verify(dir / "r" / "latest.pt"));
+  EXPECT_TRUE(run.verify(dir / "r" / "latest.pt"));
+  test::write_file(dir / "elsewhere.pt", "x");
+  EXPECT_FALSE(run.verify(dir / "elsewhere.pt")) << "a file the run does not list";
   test::write_file(dir / "r" / "epoch-0001.pt", std::string(999, 'a') + "b");
   EXPECT_THROW(run.verify(dir / "r" / "epoch-0001.pt"), CorruptDataError);
   fs::resize_file(dir / "r" / "epoch-0001.pt", 10);
@@ -52,6 +54,28 @@ TEST(RunDirectory, VerifyDetectsTruncationAndTampering) {
   } catch (const CorruptDataError& e) {
     EXPECT_NE(std::string(e.what()).find("truncated or modified"), std::string::npos);
   }
+}
+
+TEST(RunDirectory, ForgetAfterRederivesBestAndLatest) {
+  TempDir dir;
+  RunDirectory run(dir / "r", 10);
+  const double accuracies[] = {0.5, 0.6, 0.9, 0.7};
+  for (int e = 1; e <= 4; ++e)
+    run.commit(e, e, "c" + std::to_string(e), accuracies[e - 1], 1.0, e == 3);
+  run.forget_after(2);  // resuming from epoch 2: epochs 3 and 4 will be redone
+  ASSERT_EQ(run.checkpoints().size(), 2u);
+  EXPECT_FALSE(fs::exists(dir / "r" / "epoch-0003.pt"));
+  EXPECT_EQ(fs::read_symlink(dir / "r" / "best.pt"), "epoch-0002.pt");
+  EXPECT_EQ(fs::read_symlink(dir / "r" / "latest.pt"), "epoch-0002.pt");
+  RunDirectory reopened(dir / "r", 10);
+  EXPECT_EQ(reopened.best()->filename(), "epoch-0002.pt");
+}
+
+TEST(RunDirectory, AbandonedTemporaryCheckpointsAreRemoved) {
+  TempDir dir;
+  test::write_file(dir / "r" / ".epoch-0001.pt.tmp-999999999", "half a checkpoint");
+  RunDirectory run(dir / "r", 3);
+  EXPECT_FALSE(fs::exists(dir / "r" / ".epoch-0001.pt.tmp-999999999"));
 }
 
 TEST(RunDirectory, ResolveCheckpoint) {

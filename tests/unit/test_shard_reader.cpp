@@ -140,6 +140,28 @@ TEST_F(ShardReaderTest, MissingShardAndManifestProblems) {
   EXPECT_NE(error_opening().find("manifest.json: cannot open"), std::string::npos);
 }
 
+TEST_F(ShardReaderTest, AttributeWithSeveralValuesIsDamageNotAnOverrun) {
+  {
+    H5Handle file(H5Fopen(first_train_shard().c_str(), H5F_ACC_RDWR, H5P_DEFAULT), H5Fclose);
+    ASSERT_TRUE(file.valid());
+    ASSERT_GE(H5Adelete(file.get(), "format_version"), 0);
+    const hsize_t four = 4;
+    H5Handle space(H5Screate_simple(1, &four, nullptr), H5Sclose);
+    H5Handle attribute(H5Acreate2(file.get(), "format_version", H5T_NATIVE_INT, space.get(),
+                                  H5P_DEFAULT, H5P_DEFAULT),
+                       H5Aclose);
+    const int values[4] = {1, 1, 1, 1};
+    ASSERT_TRUE(attribute.valid());
+    ASSERT_GE(H5Awrite(attribute.get(), H5T_NATIVE_INT, values), 0);
+  }
+  auto json = manifest_to_json(manifest_);  // make the size check pass, so the attribute is read
+  json["splits"]["train"]["shards"][0]["bytes"] = fs::file_size(first_train_shard());
+  test::write_file(dir_ / "t" / "manifest.json", json.dump());
+  const std::string e = error_opening();
+  EXPECT_NE(e.find("attribute 'format_version' should hold one value"), std::string::npos)
+      << "[" << e << "]";
+}
+
 TEST_F(ShardReaderTest, LabelCountsThatDisagreeWithManifestAreRejected) {
   auto json = manifest_to_json(manifest_);
   auto& counts = json["splits"]["train"]["shards"][1]["class_counts"];
