@@ -246,9 +246,10 @@ std::string serialize_checkpoint(FerNet& model, torch::optim::Optimizer& optimiz
 
 // Loads a checkpoint into `model` and `optimizer` only after every check passed:
 // readable archive, format version, same architecture, every tensor present with the
-// right shape (loaded into a scratch model first). Returns its metadata.
+// right shape (loaded into a scratch model first). Returns its metadata; `saved`
+// receives the configuration stored in it.
 json load_checkpoint(const fs::path& path, const TrainConfig& config, int input_side, FerNet& model,
-                     torch::optim::Optimizer& optimizer) {
+                     torch::optim::Optimizer& optimizer, TrainConfig& saved) {
   torch::serialize::InputArchive archive;
   json meta;
   try {
@@ -267,7 +268,7 @@ json load_checkpoint(const fs::path& path, const TrainConfig& config, int input_
     throw CorruptDataError(path.string() + ": checkpoint format version " +
                            std::to_string(version) + ", this build reads " +
                            std::to_string(kCheckpointFormatVersion));
-  TrainConfig saved = config;
+  saved = config;
   apply_config_text(saved, meta.at("config").get<std::string>(),
                     path.string() + " (stored config)");
   if (architecture_of(saved) != architecture_of(config))
@@ -421,7 +422,8 @@ TrainResult train(const TrainRequest& request) {
     if (!listed)
       progress.message("note: " + resume_from->string() +
                        " is not listed in a run manifest; its SHA-256 cannot be checked");
-    const json meta = load_checkpoint(*resume_from, config, input_side, model, *optimizer);
+    TrainConfig saved;
+    const json meta = load_checkpoint(*resume_from, config, input_side, model, *optimizer, saved);
     state.epochs_completed = meta.at("epoch").get<int>();
     state.global_step = meta.at("global_step").get<std::int64_t>();
     state.best_val_accuracy = meta.at("best_val_accuracy").get<double>();
@@ -436,8 +438,6 @@ TrainResult train(const TrainRequest& request) {
     run_dir.rewrite_metrics(state.history);
     progress.message("resumed " + resume_from->string() + " after epoch " +
                      std::to_string(state.epochs_completed));
-    TrainConfig saved = config;
-    apply_config_text(saved, meta.at("config").get<std::string>(), resume_from->string());
     const std::string changes = changed_settings(to_yaml(saved), to_yaml(config));
     if (!changes.empty())
       progress.message("note: settings changed since that checkpoint: " + changes);
@@ -460,7 +460,7 @@ TrainResult train(const TrainRequest& request) {
 
   TrainResult result;
   result.run_dir = run_dir.path();
-  double data_seconds = 0, forward_seconds = 0, backward_seconds = 0, optimizer_seconds = 0;
+  double forward_seconds = 0, backward_seconds = 0, optimizer_seconds = 0;
   std::int64_t timed_steps = 0, images_seen = 0;
   double training_seconds = 0;
   const int last_epoch =
@@ -480,9 +480,7 @@ TrainResult train(const TrainRequest& request) {
     double loss_sum = 0, lr = 0;
     std::int64_t correct = 0, seen = 0;
     while (true) {
-      const auto data_start = Clock::now();
       auto batch = train_loader.next();
-      data_seconds += seconds_since(data_start);
       if (!batch) break;
       lr = schedule.lr_at(epoch, batch->step);
       set_lr(*optimizer, lr);
@@ -618,9 +616,9 @@ TrainResult train(const TrainRequest& request) {
     std::snprintf(row, sizeof row,
                   "  time per step (ms): data wait %.2f, forward %.2f, backward %.2f, optimizer "
                   "%.2f; %.0f img/s\n",
-                  1e3 * data_seconds / timed_steps, 1e3 * forward_seconds / timed_steps,
-                  1e3 * backward_seconds / timed_steps, 1e3 * optimizer_seconds / timed_steps,
-                  result.images_per_second);
+                  1e3 * train_loader.wait_seconds() / timed_steps,
+                  1e3 * forward_seconds / timed_steps, 1e3 * backward_seconds / timed_steps,
+                  1e3 * optimizer_seconds / timed_steps, result.images_per_second);
     summary << row;
   }
   std::snprintf(row, sizeof row, "  best val accuracy %.2f%% at epoch %d -> %s\n",
