@@ -25,16 +25,20 @@ FER_PACKAGES=(
   libssl-dev
   python3
 )
+# Only the tests need these: a single-node Slurm cluster (slurm/train.sh is tested
+# with sbatch --wait on it).
+FER_TEST_PACKAGES=(slurmctld slurmd slurm-client munge)
 
 # Installs what is missing (only that), so re-running is cheap and safe.
+# Arguments: extra packages beyond FER_PACKAGES (launch/test.sh adds FER_TEST_PACKAGES).
 install_dependencies() {
   if [ "${FER_SKIP_INSTALL:-0}" = 1 ]; then return 0; fi
-  local missing=()
-  for package in "${FER_PACKAGES[@]}"; do
+  local missing=() wanted=("${FER_PACKAGES[@]}" "$@")
+  for package in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
   done
   if [ ${#missing[@]} -eq 0 ]; then
-    log "dependencies: all ${#FER_PACKAGES[@]} Debian packages present"
+    log "dependencies: all ${#wanted[@]} Debian packages present"
     return 0
   fi
   log "installing ${#missing[@]} Debian packages: ${missing[*]}"

@@ -5,7 +5,7 @@
 # Environment: as launch/setup.sh; FER_TEST_JOBS (parallel tests, default nproc).
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
-install_dependencies
+install_dependencies "${FER_TEST_PACKAGES[@]}"
 build_project
 log "running the test suite"
 cd "$FER_BUILD_DIR"

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 
 #include "common/tool_main.hpp"
 #include "config/train_config.hpp"
@@ -45,7 +46,11 @@ int main(int argc, char** argv) {
   app.add_flag("-q,--quiet", quiet, "No progress output");
   CLI11_PARSE(app, argc, argv);
 
-  return fer::run_tool("fer-train", [&] {
+  // Joins the MPI job when started by mpirun/srun (a world of one otherwise); before
+  // anything can fail, so that a failure on one rank ends the whole job.
+  std::optional<fer::ProcessGroup> group;
+  const int code = fer::run_tool("fer-train", [&] {
+    group.emplace(&argc, &argv);
     if (help_config) {
       std::cout << fer::config_reference();
       return fer::kExitOk;
@@ -65,10 +70,14 @@ int main(int argc, char** argv) {
     request.resume = resume;
     request.stop_after_epoch = stop_after;
     request.progress = !quiet;
+    request.group = &*group;
     const fer::TrainResult result = fer::train(request);
-    std::printf("fer-train: %d epochs in %s; best val accuracy %.2f%% (epoch %d)\n",
-                result.epochs_completed, result.run_dir.c_str(), 100 * result.best_val_accuracy,
-                result.best_epoch);
+    if (group->rank() == 0)
+      std::printf("fer-train: %d epochs in %s; best val accuracy %.2f%% (epoch %d)\n",
+                  result.epochs_completed, result.run_dir.c_str(), 100 * result.best_val_accuracy,
+                  result.best_epoch);
     return fer::kExitOk;
   });
+  group.reset();  // MPI_Finalize on every rank after a normal or job-wide end
+  return code;
 }

@@ -21,6 +21,22 @@ class CorruptDataError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Thrown on every rank of a job at the same point, after the ranks agreed that
+// something is wrong (say, a rank's configuration differs from rank 0's): the job
+// ends normally with `exit_code`, no rank is aborted. Only ranks with `report` set
+// print the message, so the user reads it once.
+class JobWideError : public std::runtime_error {
+ public:
+  JobWideError(const std::string& message, int exit_code, bool report)
+      : std::runtime_error(message), exit_code_(exit_code), report_(report) {}
+  int exit_code() const { return exit_code_; }
+  bool report() const { return report_; }
+
+ private:
+  int exit_code_;
+  bool report_;
+};
+
 // Exit codes used by all executables.
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;     // I/O failure, internal error

@@ -455,7 +455,11 @@ std::vector<Field> build_registry() {
       .add("class_weights", &OptimConfig::class_weights,
            "weight the loss by inverse class frequency (from the manifest)")
       .add("grad_clip_norm", &OptimConfig::grad_clip_norm,
-           "clip the global gradient norm to this; 0: off", at_least(0));
+           "clip the global gradient norm to this; 0: off", at_least(0))
+      .add("accumulation_steps", &OptimConfig::accumulation_steps,
+           "micro-batches of data.batch_size accumulated per optimizer step (gradients are "
+           "all-reduced on the last one only)",
+           positive_count);
 
   SectionBuilder(fields, "schedule", &TrainConfig::schedule)
       .add("kind", &ScheduleConfig::kind,
@@ -498,6 +502,27 @@ std::vector<Field> build_registry() {
            positive_count)
       .add("every_epochs", &CheckpointConfig::every_epochs, "epochs between checkpoints",
            positive_count);
+
+  SectionBuilder(fields, "dist", &TrainConfig::dist)
+      .add("backend", &DistConfig::backend,
+           "gradient all-reduce: auto (nccl for CUDA tensors, mpi for CPU), nccl, mpi",
+           {"auto", "nccl", "mpi"})
+      .add("timeout_seconds", &DistConfig::timeout_seconds,
+           "deadline of every wait on another rank; a rank that stalls or dies makes the others "
+           "exit with its rank named after this long",
+           above(0))
+      .add("bucket_mb", &DistConfig::bucket_mb, "gradient bucket size in MB (float32)", above(0))
+      .add("first_bucket_mb", &DistConfig::first_bucket_mb,
+           "first bucket (the last layers' gradients): small, so communication starts early",
+           above(0))
+      .add("overlap", &DistConfig::overlap,
+           "start each bucket's all-reduce as soon as its gradients are ready, during backward")
+      .add("compression", &DistConfig::compression,
+           "element type of buckets on the wire: none (float32), bf16, fp16 (nccl only)",
+           {"none", "bf16", "fp16"})
+      .add("scale_lr", &DistConfig::scale_lr,
+           "linear scaling rule: optim.lr *= ranks x optim.accumulation_steps (the global batch "
+           "over data.batch_size); the warmup applies to the scaled rate");
   return fields;
 }
 
@@ -694,6 +719,10 @@ void validate(const TrainConfig& config) {
   if (augment.scale_min > augment.scale_max)
     throw InputError("augment.scale_min = " + format_double(augment.scale_min) +
                      " must be <= augment.scale_max = " + format_double(augment.scale_max));
+  if (config.dist.compression != "none" && config.dist.backend == "mpi")
+    throw InputError("dist.compression = " + config.dist.compression +
+                     " needs the nccl backend (MPI has no bf16/fp16 sum); set dist.backend = "
+                     "auto or nccl, or dist.compression = none");
   if (augment.eval_tta == "tencrop" && augment.crop_size == 0)
     throw InputError(
         "augment.eval_tta = tencrop needs augment.crop_size > 0 (in [16, 48], e.g. 40): the ten "

@@ -65,6 +65,7 @@ struct OptimConfig {
   double label_smoothing = 0.0;
   bool class_weights = false;   // weight the loss by inverse class frequency (from the manifest)
   double grad_clip_norm = 0.0;  // 0: off
+  int accumulation_steps = 1;   // micro-batches of data.batch_size per optimizer step
 };
 
 struct ScheduleConfig {
@@ -97,6 +98,16 @@ struct CheckpointConfig {
   int every_epochs = 1;
 };
 
+struct DistConfig {
+  std::string backend = "auto";      // auto (nccl for CUDA, mpi for CPU) | nccl | mpi
+  double timeout_seconds = 300;      // deadline of every wait on another rank
+  double bucket_mb = 25;             // gradient bucket size (float32 MB)
+  double first_bucket_mb = 1;        // first bucket (last layers), small so reduction starts early
+  bool overlap = true;               // start each bucket's all-reduce during backward
+  std::string compression = "none";  // none | bf16 | fp16 bucket compression (nccl only)
+  bool scale_lr = true;  // optim.lr *= global batch / data.batch_size (linear scaling rule)
+};
+
 struct TrainConfig {
   ModelConfig model;
   DataConfig data;
@@ -105,6 +116,7 @@ struct TrainConfig {
   ScheduleConfig schedule;
   TrainLoopConfig train;
   CheckpointConfig checkpoint;
+  DistConfig dist;
 };
 
 // Applies a YAML file on top of `config` (keys absent from the file keep their value).

@@ -76,8 +76,10 @@ void BatchLoader::start_epoch(std::uint64_t epoch, std::size_t first_step) {
   std::vector<std::size_t> full =
       epoch_indices(reader_.size(), options_.seed, epoch, 0, 1, options_.training, false);
   full.resize(n);
+  // Training ranks take per-step blocks of one batch (see epoch_indices).
+  const std::size_t block = options_.training ? static_cast<std::size_t>(options_.batch_size) : 1;
   std::vector<std::size_t> mine = epoch_indices(n, options_.seed, epoch, options_.rank,
-                                                options_.world, false, options_.training);
+                                                options_.world, false, options_.training, block);
   for (std::size_t& position : mine) position = full[position];
   order_ = std::move(mine);
   epoch_ = epoch;

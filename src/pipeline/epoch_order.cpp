@@ -9,8 +9,9 @@
 namespace fer {
 
 std::vector<std::size_t> epoch_indices(std::size_t n, std::uint64_t seed, std::uint64_t epoch,
-                                       int rank, int world, bool shuffle, bool pad) {
-  if (world < 1 || rank < 0 || rank >= world)
+                                       int rank, int world, bool shuffle, bool pad,
+                                       std::size_t block) {
+  if (world < 1 || rank < 0 || rank >= world || block == 0)
     throw std::invalid_argument("epoch_indices: rank " + std::to_string(rank) + " of world " +
                                 std::to_string(world));
   std::vector<std::size_t> order(n);
@@ -23,7 +24,12 @@ std::vector<std::size_t> epoch_indices(std::size_t n, std::uint64_t seed, std::u
   const std::size_t padded = pad && n > 0 ? (n + w - 1) / w * w : n;
   std::vector<std::size_t> mine;
   mine.reserve(padded / w + 1);
-  for (std::size_t position = static_cast<std::size_t>(rank); position < padded; position += w)
+  const auto r = static_cast<std::size_t>(rank);
+  const std::size_t global_block = block * w;
+  const std::size_t whole_steps_end = padded / global_block * global_block;
+  for (std::size_t start = r * block; start < whole_steps_end; start += global_block)
+    for (std::size_t k = 0; k < block; ++k) mine.push_back(order[(start + k) % n]);
+  for (std::size_t position = whole_steps_end + r; position < padded; position += w)
     mine.push_back(order[position % n]);
   return mine;
 }

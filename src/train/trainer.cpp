@@ -4,9 +4,13 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
+#include <dlfcn.h>
+#include <sched.h>
+
 #include <chrono>
 #include <cmath>
 #include <ctime>
+#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -14,8 +18,13 @@
 #include <thread>
 
 #include "common/error.hpp"
+#include "common/sha256.hpp"
 #include "data/image_stats.hpp"
 #include "data/shard_reader.hpp"
+#include "dist/agreement.hpp"
+#include "dist/communicator.hpp"
+#include "dist/gradient_bucketer.hpp"
+#include "dist/model_sync.hpp"
 #include "metrics/confusion_matrix.hpp"
 #include "model/fer_net.hpp"
 #include "pipeline/augment.hpp"
@@ -38,13 +47,38 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-torch::Device choose_device(const std::string& wanted) {
+// One GPU per rank on a node: the local rank picks it.
+torch::Device choose_device(const std::string& wanted, int local_rank) {
   const bool cuda = torch::cuda::is_available();
   if (wanted == "cuda" && !cuda)
     throw InputError(
         "train.device=cuda, but this LibTorch has no usable CUDA device (use auto or cpu)");
-  return (wanted == "cuda" || (wanted == "auto" && cuda)) ? torch::Device(torch::kCUDA)
-                                                          : torch::Device(torch::kCPU);
+  if (wanted == "cuda" || (wanted == "auto" && cuda))
+    return torch::Device(
+        torch::kCUDA,
+        static_cast<c10::DeviceIndex>(local_rank % static_cast<int>(torch::cuda::device_count())));
+  return torch::Device(torch::kCPU);
+}
+
+// train.threads = 0: the CPUs this rank may use. A launcher that binds ranks to
+// cores (launch/train.sh) already gave each rank its share; unbound ranks split the
+// node's CPUs between them.
+int threads_per_rank(int configured, int local_ranks) {
+  if (configured > 0) return configured;
+  const int online = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (sched_getaffinity(0, sizeof allowed, &allowed) == 0 && CPU_COUNT(&allowed) < online)
+    return std::max(1, CPU_COUNT(&allowed));
+  return std::max(1, online / std::max(1, local_ranks));
+}
+
+// LibTorch's matrix products go to the system BLAS; OpenBLAS would otherwise start
+// one thread per core in every rank and oversubscribe the node.
+void set_blas_threads(int threads) {
+  using SetThreads = void (*)(int);
+  if (auto* set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads")))
+    set(threads);
 }
 
 // bf16 autocast on CUDA; the C++ autocast API changed in LibTorch 2.4.
@@ -244,16 +278,19 @@ std::string serialize_checkpoint(FerNet& model, torch::optim::Optimizer& optimiz
   return bytes.str();
 }
 
-// Loads a checkpoint into `model` and `optimizer` only after every check passed:
+// Loads a checkpoint (its bytes; `path` names it in messages) into `model` and
+// `optimizer` only after every check passed:
 // readable archive, format version, same architecture, every tensor present with the
 // right shape (loaded into a scratch model first). Returns its metadata; `saved`
 // receives the configuration stored in it.
-json load_checkpoint(const fs::path& path, const TrainConfig& config, int input_side, FerNet& model,
-                     torch::optim::Optimizer& optimizer, TrainConfig& saved) {
+json load_checkpoint(const std::string& bytes, const fs::path& path, const TrainConfig& config,
+                     int input_side, FerNet& model, torch::optim::Optimizer& optimizer,
+                     TrainConfig& saved) {
   torch::serialize::InputArchive archive;
   json meta;
   try {
-    archive.load_from(path.string());
+    std::istringstream stream(bytes);
+    archive.load_from(stream);
     c10::IValue meta_value;
     archive.read("meta", meta_value);
     meta = json::parse(meta_value.toStringRef());
@@ -313,19 +350,55 @@ std::string recall_line(const ConfusionMatrix& matrix) {
   return line;
 }
 
+// Sums every rank's evaluation counts: the job's confusion matrix counts each
+// val image exactly once (the loader splits the split across ranks).
+void reduce_evaluation(Evaluation& evaluation, ProcessGroup& group, const std::string& what) {
+  std::vector<std::int64_t>& counts = evaluation.matrix.counts();
+  counts.push_back(evaluation.samples);
+  group.all_reduce_sum(counts.data(), counts.size(), what + " (counts)");
+  evaluation.samples = counts.back();
+  counts.pop_back();
+  group.all_reduce_sum(&evaluation.loss_sum, 1, what + " (loss)");
+}
+
+// What every rank must agree on with rank 0 before the first step.
+std::vector<AgreementItem> agreement_items(const TrainConfig& config, FerNet& model,
+                                           const ShardDataset& dataset) {
+  std::string shapes;
+  for (const auto& item : model->named_parameters()) {
+    shapes += item.key() + ": [";
+    for (std::size_t d = 0; d < item.value().sizes().size(); ++d)
+      shapes += (d ? ", " : "") + std::to_string(item.value().size(static_cast<std::int64_t>(d)));
+    shapes += "]\n";
+  }
+  const Manifest& manifest = dataset.manifest();
+  std::string data =
+      "manifest.json sha256: " + sha256_file(dataset.directory() / "manifest.json") + "\n";
+  for (Split split : {Split::kTrain, Split::kVal, Split::kTest})
+    data += std::string(split_name(split)) +
+            " images: " + std::to_string(manifest.split(split).images) + "\n";
+  return {{"configuration", to_yaml(config)},
+          {"model parameter shapes", shapes},
+          {"data manifest", data}};
+}
+
 }  // namespace
 
 TrainResult train(const TrainRequest& request) {
   TrainConfig config = request.config;
   validate(config);
+  std::optional<ProcessGroup> own_group;
+  ProcessGroup& group = request.group ? *request.group : own_group.emplace(nullptr, nullptr);
+  group.set_timeout(config.dist.timeout_seconds);
+  const bool leader = group.rank() == 0;  // writes the run directory and reports
+  const int world = group.size();
   const auto& tc = config.train;
-  const int threads = tc.threads > 0
-                          ? tc.threads
-                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads = threads_per_rank(tc.threads, group.local_size());
   torch::set_num_threads(threads);
+  set_blas_threads(threads);
   torch::manual_seed(tc.seed);
   if (tc.deterministic) at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/false);
-  const torch::Device device = choose_device(tc.device);
+  const torch::Device device = choose_device(tc.device, group.local_rank());
   const bool on_cuda = device.is_cuda();
   const bool amp = on_cuda && tc.amp;
   const bool channels_last = on_cuda && tc.channels_last;
@@ -341,7 +414,8 @@ TrainResult train(const TrainRequest& request) {
 
   // Splits of different kinds (say, a blurred training set) make validation
   // misleading; say so before spending hours.
-  if (const std::string warning = sharpness_warning(dataset.manifest()); !warning.empty()) {
+  if (const std::string warning = sharpness_warning(dataset.manifest());
+      leader && !warning.empty()) {
     if (config.augment.eval_blur_sigma > 0)
       std::cout << "note: " << warning
                 << " (augment.eval_blur_sigma = " << config.augment.eval_blur_sigma << " is set)\n";
@@ -356,6 +430,9 @@ TrainResult train(const TrainRequest& request) {
   train_options.seed = tc.seed;
   train_options.limit = static_cast<std::size_t>(config.data.limit_train_images);
   train_options.augment = config.augment;
+  train_options.rank = group.rank();
+  train_options.world = world;
+  train_options.timeout_seconds = config.dist.timeout_seconds;
   LoaderOptions val_options = train_options;
   val_options.training = false;
   val_options.batch_size = config.data.eval_batch_size;
@@ -370,60 +447,102 @@ TrainResult train(const TrainRequest& request) {
     for (auto& p : model->parameters())
       if (p.dim() == 4) p.set_data(p.data().contiguous(at::MemoryFormat::ChannelsLast));
   auto optimizer = make_optimizer(config.optim, model);
-  LrSchedule schedule(config.schedule, config.optim.lr, tc.epochs, train_loader.steps_per_epoch());
+  // One optimizer step per `accumulation_steps` loader batches; the schedule counts
+  // optimizer steps. Linear scaling rule: the peak rate grows with the global batch.
+  const int accumulation = config.optim.accumulation_steps;
+  const std::size_t optimizer_steps_per_epoch =
+      (train_loader.steps_per_epoch() + static_cast<std::size_t>(accumulation) - 1) /
+      static_cast<std::size_t>(accumulation);
+  const double lr_scale = config.dist.scale_lr ? static_cast<double>(world) * accumulation : 1.0;
+  LrSchedule schedule(config.schedule, config.optim.lr * lr_scale, tc.epochs,
+                      optimizer_steps_per_epoch);
   torch::Tensor class_weights;
   if (config.optim.class_weights)
     class_weights =
         class_weights_from(dataset.manifest().split(Split::kTrain).class_counts).to(device);
 
-  // Where the run lives, and what it resumes from.
+  // Every rank must run the same configuration, model and data as rank 0.
+  check_agreement(group, agreement_items(config, model, dataset));
+  const auto communicator = make_communicator(config.dist.backend, group, device);
+
+  // Where the run lives, and what it resumes from: decided by rank 0 (its clock
+  // names new runs), shared with every rank.
   const fs::path checkpoints_dir = config.checkpoint.dir;
   std::optional<fs::path> resume_from;
-  std::string run = request.run;
-  if (request.resume == "auto") {
-    if (!run.empty() && fs::exists(checkpoints_dir / run / "latest.pt"))
-      resume_from = checkpoints_dir / run / "latest.pt";
-    else if (run.empty())
-      if (auto newest = newest_run(checkpoints_dir, request.config_name))
-        resume_from = *newest / "latest.pt";
-  } else if (!request.resume.empty()) {
-    resume_from = resolve_checkpoint(request.resume, checkpoints_dir);
-  }
-  // The run directory a checkpoint came from (symlinks resolved).
   std::optional<fs::path> source_dir;
-  if (resume_from) {
-    std::error_code ec;
-    const fs::path resolved = fs::canonical(*resume_from, ec);
-    if (ec)
-      throw InputError(resume_from->string() + ": cannot resolve checkpoint: " + ec.message());
-    source_dir = resolved.parent_path();
-    if (run.empty()) run = source_dir->filename().string();
-  }
-  if (run.empty()) run = request.config_name + "-" + timestamp_now();
-  const fs::path target_dir = checkpoints_dir / run;
-  if (fs::exists(target_dir / "latest.pt")) {
-    // A run directory with checkpoints only continues itself: never mixed with
-    // another run's history.
-    std::error_code ec;
-    const bool same_run = source_dir && fs::equivalent(*source_dir, target_dir, ec);
-    if (!same_run)
-      throw InputError(
-          target_dir.string() + " already holds checkpoints" +
-          (resume_from ? " of another run than " + resume_from->string() : std::string()) +
-          "; continue it with --resume auto, or choose another --run");
-  }
-  RunDirectory run_dir(target_dir, config.checkpoint.keep_last);
+  std::string run = request.run;
+  std::optional<RunDirectory> run_dir;
+  std::string checkpoint_bytes;
+  all_or_nothing(
+      group, "choosing the run directory",
+      [&] {
+        if (request.resume == "auto") {
+          if (!run.empty() && fs::exists(checkpoints_dir / run / "latest.pt"))
+            resume_from = checkpoints_dir / run / "latest.pt";
+          else if (run.empty())
+            if (auto newest = newest_run(checkpoints_dir, request.config_name))
+              resume_from = *newest / "latest.pt";
+        } else if (!request.resume.empty()) {
+          resume_from = resolve_checkpoint(request.resume, checkpoints_dir);
+        }
+        // The run directory a checkpoint came from (symlinks resolved).
+        if (resume_from) {
+          std::error_code ec;
+          const fs::path resolved = fs::canonical(*resume_from, ec);
+          if (ec)
+            throw InputError(resume_from->string() +
+                             ": cannot resolve checkpoint: " + ec.message());
+          source_dir = resolved.parent_path();
+          if (run.empty()) run = source_dir->filename().string();
+        }
+        if (run.empty()) run = request.config_name + "-" + timestamp_now();
+        const fs::path target_dir = checkpoints_dir / run;
+        if (fs::exists(target_dir / "latest.pt")) {
+          // A run directory with checkpoints only continues itself: never mixed with
+          // another run's history.
+          std::error_code ec;
+          const bool same_run = source_dir && fs::equivalent(*source_dir, target_dir, ec);
+          if (!same_run)
+            throw InputError(
+                target_dir.string() + " already holds checkpoints" +
+                (resume_from ? " of another run than " + resume_from->string() : std::string()) +
+                "; continue it with --resume auto, or choose another --run");
+        }
+        run_dir.emplace(target_dir, config.checkpoint.keep_last);
+        if (resume_from) {
+          // Checked against the manifest of the run it belongs to, before loading.
+          const bool listed =
+              RunDirectory(*source_dir, config.checkpoint.keep_last).verify(*resume_from);
+          if (!listed)
+            std::cout << "note: " << resume_from->string()
+                      << " is not listed in a run manifest; its SHA-256 cannot be checked\n";
+          std::ifstream file(*resume_from, std::ios::binary);
+          checkpoint_bytes.assign(std::istreambuf_iterator<char>(file),
+                                  std::istreambuf_iterator<char>());
+          if (!file.good() && !file.eof())
+            throw InputError(resume_from->string() + ": cannot read the checkpoint");
+        }
+      },
+      /*root_only=*/true);
+  // Rank 0 read the checkpoint; every rank loads the same bytes (no shared file
+  // system needed for resuming).
+  group.broadcast(run, 0, "sharing the run name");
+  std::string resume_text = resume_from ? resume_from->string() : std::string();
+  group.broadcast(resume_text, 0, "sharing the checkpoint path");
+  if (!resume_text.empty()) resume_from = fs::path(resume_text);
+  group.broadcast(checkpoint_bytes, 0, "sharing the checkpoint to resume from");
+  const fs::path run_path = checkpoints_dir / run;
 
   TrainingState state;
-  ProgressReporter progress(request.progress, tc.log_every_steps);
+  ProgressReporter progress(request.progress && leader, tc.log_every_steps);
   if (resume_from) {
-    // Checked against the manifest of the run it belongs to, before loading.
-    const bool listed = RunDirectory(*source_dir, config.checkpoint.keep_last).verify(*resume_from);
-    if (!listed)
-      progress.message("note: " + resume_from->string() +
-                       " is not listed in a run manifest; its SHA-256 cannot be checked");
     TrainConfig saved;
-    const json meta = load_checkpoint(*resume_from, config, input_side, model, *optimizer, saved);
+    json meta;
+    all_or_nothing(group, "loading the checkpoint", [&] {
+      meta = load_checkpoint(checkpoint_bytes, *resume_from, config, input_side, model, *optimizer,
+                             saved);
+    });
+    checkpoint_bytes = std::string();
     state.epochs_completed = meta.at("epoch").get<int>();
     state.global_step = meta.at("global_step").get<std::int64_t>();
     state.best_val_accuracy = meta.at("best_val_accuracy").get<double>();
@@ -434,32 +553,73 @@ TrainResult train(const TrainRequest& request) {
                       meta.at("plateau_best").get<double>(),
                       meta.at("plateau_without_gain").get<int>()});
     // Resuming from an older checkpoint of this run: its later epochs are redone.
-    run_dir.forget_after(state.epochs_completed);
-    run_dir.rewrite_metrics(state.history);
+    if (leader) {
+      run_dir->forget_after(state.epochs_completed);
+      run_dir->rewrite_metrics(state.history);
+    }
     progress.message("resumed " + resume_from->string() + " after epoch " +
                      std::to_string(state.epochs_completed));
+    const int saved_world = meta.value("world_size", 1);
+    if (saved_world != world)
+      progress.message("note: that checkpoint was written by " + std::to_string(saved_world) +
+                       " ranks, this job has " + std::to_string(world) +
+                       ": the global batch and the data order per rank change");
     const std::string changes = changed_settings(to_yaml(saved), to_yaml(config));
     if (!changes.empty())
       progress.message("note: settings changed since that checkpoint: " + changes);
   }
-  run_dir.write_text("config.yaml", to_yaml(config));
+  if (leader) run_dir->write_text("config.yaml", to_yaml(config));
 
-  progress.message("fer-train: run " + run_dir.path().string() + " on " +
-                   (on_cuda ? "cuda" : "cpu") + ", " + std::to_string(threads) + " threads" +
-                   (amp ? ", bf16 autocast" : "") + ", LibTorch " + TORCH_VERSION);
+  // The replicas start identical (and stay so: every step applies the same averaged
+  // gradients); the bucketer averages gradients during backward.
+  std::unique_ptr<GradientBucketer> bucketer;
+  if (world > 1) {
+    broadcast_model_state(*model, *communicator, 0);
+    BucketOptions buckets;
+    buckets.bucket_mb = config.dist.bucket_mb;
+    buckets.first_bucket_mb = config.dist.first_bucket_mb;
+    buckets.overlap = config.dist.overlap;
+    buckets.compression = config.dist.compression;
+    bucketer = std::make_unique<GradientBucketer>(model->parameters(), *communicator, buckets);
+  }
+
+  progress.message("fer-train: run " + run_path.string() + " on " + (on_cuda ? "cuda" : "cpu") +
+                   ", " + std::to_string(world) + (world == 1 ? " rank" : " ranks") + " x " +
+                   std::to_string(threads) + " threads" + (amp ? ", bf16 autocast" : "") +
+                   ", LibTorch " + TORCH_VERSION);
+  if (bucketer) {
+    std::string sizes;
+    for (std::size_t bytes : bucketer->bucket_bytes()) {
+      char mb[32];
+      std::snprintf(mb, sizeof mb, "%s%.2f", sizes.empty() ? "" : " + ", bytes / 1048576.0);
+      sizes += mb;
+    }
+    progress.message("dist: " + communicator->describe() + " all-reduce, " +
+                     std::to_string(bucketer->bucket_count()) + " gradient buckets (" + sizes +
+                     " MB)" + (config.dist.overlap ? ", overlapped with backward" : "") +
+                     "; global batch " +
+                     std::to_string(config.data.batch_size * world * accumulation) + "; deadline " +
+                     std::to_string(static_cast<int>(config.dist.timeout_seconds)) + " s");
+  }
+  if (lr_scale != 1.0)
+    progress.message("learning rate scaled x" + std::to_string(static_cast<int>(lr_scale)) +
+                     " for the global batch (dist.scale_lr): peak " +
+                     std::to_string(config.optim.lr * lr_scale));
   progress.message("model: " + std::to_string(parameter_count(*model)) + " parameters; input " +
                    std::to_string(input_side) + "x" + std::to_string(input_side) + "; RNN reads " +
                    std::to_string(model->sequence_length()) + " steps of " +
                    std::to_string(model->step_features()) + " features");
-  progress.message("data: " + config.data.shards + ": train " +
-                   std::to_string(train_loader.samples_per_epoch()) + " images (" +
-                   std::to_string(train_loader.steps_per_epoch()) + " steps of " +
-                   std::to_string(config.data.batch_size) + "), val " +
-                   std::to_string(val_loader.samples_per_epoch()));
+  progress.message(
+      "data: " + config.data.shards + ": train " +
+      std::to_string(train_loader.samples_per_epoch()) + " images per rank (" +
+      std::to_string(optimizer_steps_per_epoch) + " steps of " +
+      std::to_string(config.data.batch_size) +
+      (accumulation > 1 ? " x " + std::to_string(accumulation) + " micro-batches" : std::string()) +
+      "), val " + std::to_string(val_split.size()) + " images");
   progress.message("effective configuration:\n" + to_yaml(config));
 
   TrainResult result;
-  result.run_dir = run_dir.path();
+  result.run_dir = run_path;
   double forward_seconds = 0, backward_seconds = 0, optimizer_seconds = 0;
   std::int64_t timed_steps = 0, images_seen = 0;
   double training_seconds = 0;
@@ -479,11 +639,22 @@ TrainResult train(const TrainRequest& request) {
     progress.begin_epoch(epoch + 1, tc.epochs, train_loader.steps_per_epoch());
     double loss_sum = 0, lr = 0;
     std::int64_t correct = 0, seen = 0;
+    const std::size_t loader_steps = train_loader.steps_per_epoch();
+    const auto micro = static_cast<std::size_t>(accumulation);
     while (true) {
       auto batch = train_loader.next();
       if (!batch) break;
-      lr = schedule.lr_at(epoch, batch->step);
-      set_lr(*optimizer, lr);
+      // Micro-batch k of optimizer step `step`; the last step of an epoch may have
+      // fewer micro-batches, and the loss is averaged over those it has.
+      const std::size_t step = batch->step / micro;
+      const std::size_t k = batch->step % micro;
+      const std::size_t micro_batches = std::min(micro, loader_steps - step * micro);
+      const bool last_micro_batch = k + 1 == micro_batches;
+      if (k == 0) {
+        lr = schedule.lr_at(epoch, step);
+        set_lr(*optimizer, lr);
+        optimizer->zero_grad();
+      }
       const auto forward_start = Clock::now();
       torch::Tensor labels = batch_labels(*batch, device);
       torch::Tensor logits, loss;
@@ -497,28 +668,40 @@ TrainResult train(const TrainRequest& request) {
       }
       forward_seconds += seconds_since(forward_start);
       const auto backward_start = Clock::now();
-      optimizer->zero_grad();
-      loss.backward();
+      if (bucketer && last_micro_batch) bucketer->prepare_for_reduction(state.global_step + 1);
+      (micro_batches > 1 ? loss / static_cast<double>(micro_batches) : loss).backward();
       backward_seconds += seconds_since(backward_start);
       const auto optimizer_start = Clock::now();
-      if (config.optim.grad_clip_norm > 0)
-        torch::nn::utils::clip_grad_norm_(model->parameters(), config.optim.grad_clip_norm);
-      optimizer->step();
+      if (last_micro_batch) {
+        if (bucketer) bucketer->finish_reduction();
+        if (config.optim.grad_clip_norm > 0)
+          torch::nn::utils::clip_grad_norm_(model->parameters(), config.optim.grad_clip_norm);
+        optimizer->step();
+        ++state.global_step;
+        ++timed_steps;
+      }
       optimizer_seconds += seconds_since(optimizer_start);
       loss_sum += loss.item<double>() * batch->size;
       correct += logits.argmax(1).eq(labels).sum().item<std::int64_t>();
       seen += batch->size;
-      ++state.global_step;
-      ++timed_steps;
-      progress.update(batch->step, loss_sum / static_cast<double>(seen),
+      progress.update(step, loss_sum / static_cast<double>(seen),
                       static_cast<double>(correct) / static_cast<double>(seen),
-                      static_cast<double>(seen) / seconds_since(epoch_start), lr);
+                      static_cast<double>(seen * world) / seconds_since(epoch_start), lr);
     }
     const double train_seconds = seconds_since(epoch_start);
+    // The epoch's training figures over all ranks.
+    double train_totals[3] = {loss_sum, static_cast<double>(correct), static_cast<double>(seen)};
+    group.all_reduce_sum(train_totals, 3, "training totals of epoch " + std::to_string(epoch + 1));
+    loss_sum = train_totals[0];
+    correct = static_cast<std::int64_t>(train_totals[1]);
+    seen = static_cast<std::int64_t>(train_totals[2]);
     training_seconds += train_seconds;
     images_seen += seen;
 
-    const Evaluation val = evaluate(model, val_loader, device, amp, channels_last);
+    // Every rank updated its BatchNorm statistics from its own batches.
+    if (world > 1) average_buffers(*model, *communicator);
+    Evaluation val = evaluate(model, val_loader, device, amp, channels_last);
+    reduce_evaluation(val, group, "validation of epoch " + std::to_string(epoch + 1));
     const double val_accuracy = val.matrix.accuracy();
     schedule.end_of_epoch(val_accuracy);
     const bool is_best = val_accuracy > state.best_val_accuracy;
@@ -554,8 +737,8 @@ TrainResult train(const TrainRequest& request) {
     const bool last = epoch + 1 == last_epoch || stop_early;
     // The metrics line first: a kill before the checkpoint is committed is repaired
     // on resume (metrics.jsonl is rewritten from the checkpoint's history).
-    run_dir.append_metrics(record);
-    if ((epoch + 1) % config.checkpoint.every_epochs == 0 || last || is_best) {
+    if (leader) run_dir->append_metrics(record);
+    if (leader && ((epoch + 1) % config.checkpoint.every_epochs == 0 || last || is_best)) {
       const PlateauState& plateau = schedule.plateau();
       const json meta = {{"format_version", kCheckpointFormatVersion},
                          {"epoch", state.epochs_completed},
@@ -568,9 +751,10 @@ TrainResult train(const TrainRequest& request) {
                          {"plateau_without_gain", plateau.epochs_without_gain},
                          {"config", to_yaml(config)},
                          {"history", state.history},
+                         {"world_size", world},
                          {"libtorch", TORCH_VERSION}};
-      run_dir.commit(epoch + 1, state.global_step, serialize_checkpoint(model, *optimizer, meta),
-                     val_accuracy, val.loss(), is_best);
+      run_dir->commit(epoch + 1, state.global_step, serialize_checkpoint(model, *optimizer, meta),
+                      val_accuracy, val.loss(), is_best);
     }
 
     char line[512];
@@ -597,10 +781,13 @@ TrainResult train(const TrainRequest& request) {
   result.best_epoch = state.best_epoch;
   result.images_per_second =
       training_seconds > 0 ? static_cast<double>(images_seen) / training_seconds : 0;
+  const auto allreduce_seconds = [&] { return bucketer ? bucketer->exposed_seconds() : 0.0; };
+  result.allreduce_wait_per_step =
+      timed_steps > 0 ? allreduce_seconds() / static_cast<double>(timed_steps) : 0;
 
   // Summary table.
   std::ostringstream summary;
-  summary << "\nsummary of " << run_dir.path().string()
+  summary << "\nsummary of " << run_path.string()
           << "\n  epoch  train_loss  train_acc  val_loss  val_acc  "
           << "macro_f1     img/s\n";
   char row[160];
@@ -613,17 +800,17 @@ TrainResult train(const TrainRequest& request) {
     summary << row;
   }
   if (timed_steps > 0) {
-    std::snprintf(row, sizeof row,
-                  "  time per step (ms): data wait %.2f, forward %.2f, backward %.2f, optimizer "
-                  "%.2f; %.0f img/s\n",
-                  1e3 * train_loader.wait_seconds() / timed_steps,
-                  1e3 * forward_seconds / timed_steps, 1e3 * backward_seconds / timed_steps,
-                  1e3 * optimizer_seconds / timed_steps, result.images_per_second);
+    std::snprintf(
+        row, sizeof row,
+        "  time per step (ms, rank 0): data wait %.2f, forward %.2f, backward %.2f, "
+        "all-reduce wait %.2f, optimizer %.2f; %.0f img/s (all ranks)\n",
+        1e3 * train_loader.wait_seconds() / timed_steps, 1e3 * forward_seconds / timed_steps,
+        1e3 * backward_seconds / timed_steps, 1e3 * result.allreduce_wait_per_step,
+        1e3 * (optimizer_seconds - allreduce_seconds()) / timed_steps, result.images_per_second);
     summary << row;
   }
   std::snprintf(row, sizeof row, "  best val accuracy %.2f%% at epoch %d -> %s\n",
-                100 * state.best_val_accuracy, state.best_epoch,
-                (run_dir.path() / "best.pt").c_str());
+                100 * state.best_val_accuracy, state.best_epoch, (run_path / "best.pt").c_str());
   summary << row;
   progress.message(summary.str());
   return result;

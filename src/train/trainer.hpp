@@ -8,6 +8,7 @@
 #include <string>
 
 #include "config/train_config.hpp"
+#include "dist/process_group.hpp"
 
 namespace fer {
 
@@ -18,6 +19,9 @@ struct TrainRequest {
   std::string resume;  // "", "auto" (the newest run of this config, if any), or a checkpoint/run
   int stop_after_epoch = 0;  // stop after this epoch as if interrupted (0: run to the end)
   bool progress = true;
+  // The job's ranks (fer-train's main creates it); nullptr: a process of its own.
+  // Every rank calls train() with the same request; rank 0 writes the run directory.
+  ProcessGroup* group = nullptr;
 };
 
 struct TrainResult {
@@ -26,7 +30,8 @@ struct TrainResult {
   double best_val_accuracy = 0;
   int best_epoch = 0;
   double last_val_accuracy = 0;
-  double images_per_second = 0;
+  double images_per_second = 0;        // all ranks together
+  double allreduce_wait_per_step = 0;  // seconds per step waiting for gradient reductions
 };
 
 TrainResult train(const TrainRequest& request);

@@ -32,6 +32,37 @@ TEST(EpochOrder, EveryRankSameCountAndAllImagesCovered) {
   }
 }
 
+TEST(EpochOrder, BlocksGiveEqualCountsFullCoverageAndMatchAccumulatedMicroBatches) {
+  for (std::size_t n : {1u, 7u, 100u, 101u, 257u}) {
+    for (int world : {1, 2, 3}) {
+      for (std::size_t block : {1u, 4u, 16u}) {
+        std::multiset<std::size_t> seen;
+        for (int rank = 0; rank < world; ++rank) {
+          const auto mine = epoch_indices(n, 5, 2, rank, world, true, true, block);
+          EXPECT_EQ(mine.size(), (n + world - 1) / world)
+              << "n=" << n << " world=" << world << " block=" << block;
+          seen.insert(mine.begin(), mine.end());
+        }
+        std::set<std::size_t> distinct(seen.begin(), seen.end());
+        EXPECT_EQ(distinct.size(), n) << "every image at least once";
+        EXPECT_LT(seen.size() - n, static_cast<std::size_t>(world)) << "padding < world";
+      }
+    }
+  }
+  // Rank r's batch of step s == micro-batch r of step s in a one-rank run whose step
+  // is `world` consecutive micro-batches of `block` images.
+  const std::size_t n = 96, block = 8;
+  const int world = 3;
+  const auto single = epoch_indices(n, 9, 1, 0, 1, true, true, block);
+  for (int rank = 0; rank < world; ++rank) {
+    const auto mine = epoch_indices(n, 9, 1, rank, world, true, true, block);
+    for (std::size_t step = 0; step < n / (block * world); ++step)
+      for (std::size_t k = 0; k < block; ++k)
+        ASSERT_EQ(mine[step * block + k],
+                  single[(step * world + static_cast<std::size_t>(rank)) * block + k]);
+  }
+}
+
 TEST(EpochOrder, EvaluationCountsEachImageOnceAndShufflesPerEpoch) {
   std::vector<std::size_t> all;
   for (int rank = 0; rank < 3; ++rank) {
