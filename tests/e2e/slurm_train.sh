@@ -49,9 +49,9 @@ grep -q "^== command: .*fer-train -c $FER_ROOT/configs/tiny.yaml --set train.thr
   fail_job "the job did not default to configs/tiny.yaml with 1 thread"
 grep -q "summary of $WORK/runs/slurm-e2e" "$log" || fail_job "no summary table in $log"
 grep -q "^== finished: .*exit code 0" "$log" || fail_job "no exit code 0 at the end of $log"
-# >>> Distributed fer-train: assert here that the trainer itself saw 2 ranks, e.g.
-# grep -q "2 ranks" "$log" || fail_job "fer-train did not run as 2 ranks"
-# <<<
+# The two tasks formed one job of 2 ranks (not two separate trainers).
+grep -q "2 ranks x 1 threads" "$log" || fail_job "fer-train did not run as 2 ranks"
+grep -q "dist: mpi all-reduce" "$log" || fail_job "no gradient all-reduce in $log"
 for f in latest.pt best.pt manifest.json; do
   [ -e "runs/slurm-e2e/$f" ] || fail_job "no runs/slurm-e2e/$f"
 done
