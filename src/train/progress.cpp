@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 
 namespace fer {
 
@@ -18,7 +19,9 @@ std::string format_duration(double seconds) {
 
 ProgressReporter::ProgressReporter(bool enabled, int log_every_steps)
     : enabled_(enabled),
-      terminal_(::isatty(STDOUT_FILENO) == 1),
+      // mpirun gives every rank a pseudo-terminal even when its own output goes to
+      // a log file (open-mpi/ompi#7868): under mpirun, print lines, never a bar.
+      terminal_(::isatty(STDOUT_FILENO) == 1 && std::getenv("OMPI_COMM_WORLD_SIZE") == nullptr),
       log_every_(log_every_steps > 0 ? log_every_steps : 50) {}
 
 void ProgressReporter::begin_epoch(int epoch, int epochs, std::size_t steps) {

@@ -636,7 +636,7 @@ TrainResult train(const TrainRequest& request) {
     const auto epoch_start = Clock::now();
     model->train();
     train_loader.start_epoch(static_cast<std::uint64_t>(epoch));
-    progress.begin_epoch(epoch + 1, tc.epochs, train_loader.steps_per_epoch());
+    progress.begin_epoch(epoch + 1, tc.epochs, optimizer_steps_per_epoch);
     double loss_sum = 0, lr = 0;
     std::int64_t correct = 0, seen = 0;
     const std::size_t loader_steps = train_loader.steps_per_epoch();
@@ -684,9 +684,10 @@ TrainResult train(const TrainRequest& request) {
       loss_sum += loss.item<double>() * batch->size;
       correct += logits.argmax(1).eq(labels).sum().item<std::int64_t>();
       seen += batch->size;
-      progress.update(step, loss_sum / static_cast<double>(seen),
-                      static_cast<double>(correct) / static_cast<double>(seen),
-                      static_cast<double>(seen * world) / seconds_since(epoch_start), lr);
+      if (last_micro_batch)
+        progress.update(step, loss_sum / static_cast<double>(seen),
+                        static_cast<double>(correct) / static_cast<double>(seen),
+                        static_cast<double>(seen * world) / seconds_since(epoch_start), lr);
     }
     const double train_seconds = seconds_since(epoch_start);
     // The epoch's training figures over all ranks.
