@@ -2,7 +2,8 @@
 # The main job, end to end on data that needs no download:
 #   install what is missing -> build -> generate a synthetic FER2013 data set
 #   (fer-synth) -> shard it (fer-shard) -> check the shards -> train the tiny
-#   CNN-RNN on them (fer-train, configs/tiny.yaml) -> print the summary.
+#   CNN-RNN on them, data-parallel on 2 ranks (launch/train.sh -> mpirun ->
+#   fer-train, configs/tiny.yaml) -> print the summary.
 #
 #   bash launch/quickstart.sh                      # synthetic data
 #   FER_INPUT=~/fer2013.csv bash launch/quickstart.sh       # a real download (CSV)
@@ -11,7 +12,8 @@
 # Environment: FER_INPUT (real data instead of fer-synth), FER_DATASET (shard
 # directory name, default synth or the input's name), FER_SYNTH_IMAGES (6000),
 # FER_CONFIG (training preset, default configs/tiny.yaml), plus those of
-# launch/setup.sh. Extra arguments go to fer-train (e.g. --set train.epochs=3).
+# launch/setup.sh and launch/train.sh (FER_RANKS, FER_THREADS). Extra arguments go
+# to fer-train (e.g. --set train.epochs=3).
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 install_dependencies
@@ -35,7 +37,7 @@ log "checking shards/$dataset against its manifest"
 "$FER_BIN/fer-shard" --inspect "shards/$dataset" --verify
 
 config="${FER_CONFIG:-configs/tiny.yaml}"
-log "training $config on shards/$dataset"
-"$FER_BIN/fer-train" -c "$config" --set "data.shards=shards/$dataset" "$@"
+log "training $config on shards/$dataset, data-parallel (launch/train.sh: mpirun, 2 ranks on a CPU machine)"
+FER_BIN="$FER_BIN" bash "$FER_ROOT/launch/train.sh" -c "$config" --set "data.shards=shards/$dataset" "$@"
 
 log "done: shards/$dataset, and the run above under checkpoints/ (best.pt, metrics.jsonl)"

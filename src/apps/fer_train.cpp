@@ -26,6 +26,11 @@ int main(int argc, char** argv) {
       "  fer-train -c configs/cpu.yaml --resume auto           continue the newest run of this "
       "config\n"
       "  fer-train --help-config                              every key, its default and meaning\n"
+      "Data-parallel: the same command under an MPI launcher, one rank per GPU or core group:\n"
+      "  bash launch/train.sh -c configs/cpu.yaml             mpirun, ranks and threads chosen\n"
+      "  mpirun -np 2 --bind-to core fer-train -c configs/tiny.yaml\n"
+      "  sbatch slurm/train.sh -c configs/gpu.yaml            Slurm (srun --mpi=pmix)\n"
+      "  (keys under dist: backend, timeout_seconds, buckets, scale_lr; see --help-config)\n"
       "Runs are written to checkpoints/<run>/ (checkpoints, latest.pt, best.pt, manifest.json,\n"
       "metrics.jsonl, config.yaml). Exit codes: 0 ok, 1 failure, 2 bad input or usage, 3 corrupt "
       "data."};
