@@ -9,15 +9,6 @@
 #include "config/train_config.hpp"
 #include "train/trainer.hpp"
 
-// fer-train is linked with jemalloc (see src/apps/CMakeLists.txt). glibc hands the
-// large per-step tensors back to the OS and then pays ~12 us per 4 KiB page to fault
-// them in again on these VMs; jemalloc with decay disabled keeps and reuses them
-// (measured: 124 -> 150 images/s for configs/bench.yaml on 2 threads).
-extern "C" {
-// NOLINTNEXTLINE: the name and type are jemalloc's documented configuration hook.
-const char* malloc_conf = "dirty_decay_ms:-1,muzzy_decay_ms:-1";
-}
-
 int main(int argc, char** argv) {
   CLI::App app{
       "fer-train: trains the hybrid CNN-RNN FER2013 classifier.\n"
@@ -51,11 +42,10 @@ int main(int argc, char** argv) {
   app.add_flag("-q,--quiet", quiet, "No progress output");
   CLI11_PARSE(app, argc, argv);
 
-  // Joins the MPI job when started by mpirun/srun (a world of one otherwise); before
-  // anything can fail, so that a failure on one rank ends the whole job.
+  // Joins the MPI job when started by mpirun/srun (a world of one otherwise). From
+  // then on a failure on one rank ends the whole job (see ProcessGroup).
   std::optional<fer::ProcessGroup> group;
   const int code = fer::run_tool("fer-train", [&] {
-    group.emplace(&argc, &argv);
     if (help_config) {
       std::cout << fer::config_reference();
       return fer::kExitOk;
@@ -75,6 +65,9 @@ int main(int argc, char** argv) {
     request.resume = resume;
     request.stop_after_epoch = stop_after;
     request.progress = !quiet;
+    // A bad command line or config fails above on every rank alike, before MPI, and
+    // mpirun ends the job on the first non-zero exit.
+    group.emplace(&argc, &argv);
     request.group = &*group;
     const fer::TrainResult result = fer::train(request);
     if (group->rank() == 0)

@@ -26,6 +26,7 @@
 #include "dist/gradient_bucketer.hpp"
 #include "dist/model_sync.hpp"
 #include "metrics/confusion_matrix.hpp"
+#include "model/checkpoint_archive.hpp"
 #include "model/fer_net.hpp"
 #include "pipeline/augment.hpp"
 #include "pipeline/batch_loader.hpp"
@@ -40,7 +41,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-constexpr int kCheckpointFormatVersion = 1;
 constexpr const char* kEmotionShort[kNumEmotions] = {"An", "Di", "Fe", "Ha", "Sa", "Su", "Ne"};
 
 double seconds_since(Clock::time_point start) {
@@ -284,39 +284,18 @@ std::string serialize_checkpoint(FerNet& model, torch::optim::Optimizer& optimiz
 // right shape (loaded into a scratch model first). Returns its metadata; `saved`
 // receives the configuration stored in it.
 json load_checkpoint(const std::string& bytes, const fs::path& path, const TrainConfig& config,
-                     int input_side, FerNet& model, torch::optim::Optimizer& optimizer,
-                     TrainConfig& saved) {
-  torch::serialize::InputArchive archive;
-  json meta;
-  try {
-    std::istringstream stream(bytes);
-    archive.load_from(stream);
-    c10::IValue meta_value;
-    archive.read("meta", meta_value);
-    meta = json::parse(meta_value.toStringRef());
-  } catch (const std::exception& e) {
-    std::string what = e.what();
-    what = what.substr(0, what.find('\n'));
-    throw CorruptDataError(
-        path.string() + ": not a readable fer-train checkpoint (truncated or damaged?): " + what);
-  }
-  const int version = meta.value("format_version", -1);
-  if (version != kCheckpointFormatVersion)
-    throw CorruptDataError(path.string() + ": checkpoint format version " +
-                           std::to_string(version) + ", this build reads " +
-                           std::to_string(kCheckpointFormatVersion));
-  saved = config;
-  apply_config_text(saved, meta.at("config").get<std::string>(),
-                    path.string() + " (stored config)");
+                     FerNet& model, torch::optim::Optimizer& optimizer, TrainConfig& saved) {
+  CheckpointArchive checkpoint = open_checkpoint(bytes, path, config);
+  saved = checkpoint.config;
   if (architecture_of(saved) != architecture_of(config))
     throw InputError(path.string() +
                      ": the checkpoint's model or optimizer differs from this configuration:\n" +
                      architecture_of(saved) + "--- versus ---\n" + architecture_of(config));
-  FerNet scratch(config.model, input_side);
+  // Into a scratch model first: a checkpoint that does not fit is never half-loaded.
+  FerNet scratch = load_model(checkpoint, path);
+  torch::serialize::InputArchive& archive = checkpoint.archive;
   try {
-    torch::serialize::InputArchive model_archive, optimizer_archive;
-    archive.read("model", model_archive);
-    scratch->load(model_archive);
+    torch::serialize::InputArchive optimizer_archive;
     archive.read("optimizer", optimizer_archive);
     torch::Tensor rng;
     archive.read("rng_cpu", rng);
@@ -336,7 +315,7 @@ json load_checkpoint(const std::string& bytes, const fs::path& path, const Train
     throw CorruptDataError(
         path.string() + ": checkpoint does not fit the model: " + what.substr(0, what.find('\n')));
   }
-  return meta;
+  return checkpoint.meta;
 }
 
 std::string recall_line(const ConfusionMatrix& matrix) {
@@ -539,8 +518,7 @@ TrainResult train(const TrainRequest& request) {
     TrainConfig saved;
     json meta;
     all_or_nothing(group, "loading the checkpoint", [&] {
-      meta = load_checkpoint(checkpoint_bytes, *resume_from, config, input_side, model, *optimizer,
-                             saved);
+      meta = load_checkpoint(checkpoint_bytes, *resume_from, config, model, *optimizer, saved);
     });
     checkpoint_bytes = std::string();
     state.epochs_completed = meta.at("epoch").get<int>();
