@@ -26,8 +26,8 @@ FER_PACKAGES=(
   python3
 )
 # Only the tests need these: a single-node Slurm cluster (slurm/train.sh is tested
-# with sbatch --wait on it).
-FER_TEST_PACKAGES=(slurmctld slurmd slurm-client munge)
+# with sbatch --wait on it) and scikit-learn (fer-eval metrics are checked against it).
+FER_TEST_PACKAGES=(slurmctld slurmd slurm-client munge python3-sklearn)
 
 # Installs what is missing (only that), so re-running is cheap and safe.
 # Arguments: extra packages beyond FER_PACKAGES (launch/test.sh adds FER_TEST_PACKAGES).
