@@ -442,7 +442,10 @@ TrainResult train(const TrainRequest& request) {
 
   // Every rank must run the same configuration, model and data as rank 0.
   check_agreement(group, agreement_items(config, model, dataset));
-  const auto communicator = make_communicator(config.dist.backend, group, device);
+  std::unique_ptr<Communicator> communicator;
+  all_or_nothing(group, "choosing the all-reduce backend", [&] {
+    communicator = make_communicator(config.dist.backend, group, device);
+  });
 
   // Where the run lives, and what it resumes from: decided by rank 0 (its clock
   // names new runs), shared with every rank.
