@@ -6,6 +6,7 @@
 #include <cmath>
 #include <thread>
 
+#include "common/blas_threads.hpp"
 #include "common/error.hpp"
 #include "data/emotions.hpp"
 #include "model/checkpoint_archive.hpp"
@@ -71,6 +72,9 @@ EmotionClassifier::EmotionClassifier(const fs::path& checkpoint, const Classifie
                           ? options.threads
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   torch::set_num_threads(threads);
+  // Inference matrix products are small; OpenBLAS's spinning workers beside LibTorch's
+  // threads doubled fer-predict's latency on 2 cores (tests/bench/bench_predict.sh).
+  set_blas_threads(1);
   const bool cuda = torch::cuda::is_available();
   if (options.device == "cuda" && !cuda)
     throw InputError(

@@ -4,7 +4,6 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
-#include <dlfcn.h>
 #include <sched.h>
 
 #include <chrono>
@@ -17,6 +16,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/blas_threads.hpp"
 #include "common/error.hpp"
 #include "common/sha256.hpp"
 #include "data/image_stats.hpp"
@@ -73,13 +73,7 @@ int threads_per_rank(int configured, int local_ranks) {
   return std::max(1, online / std::max(1, local_ranks));
 }
 
-// LibTorch's matrix products go to the system BLAS; OpenBLAS would otherwise start
-// one thread per core in every rank and oversubscribe the node.
-void set_blas_threads(int threads) {
-  using SetThreads = void (*)(int);
-  if (auto* set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads")))
-    set(threads);
-}
+
 
 // bf16 autocast on CUDA; the C++ autocast API changed in LibTorch 2.4.
 class AutocastScope {
@@ -374,7 +368,7 @@ TrainResult train(const TrainRequest& request) {
   const auto& tc = config.train;
   const int threads = threads_per_rank(tc.threads, group.local_size());
   torch::set_num_threads(threads);
-  set_blas_threads(threads);
+  set_blas_threads(threads);  // else one per core in every rank: oversubscribed
   torch::manual_seed(tc.seed);
   if (tc.deterministic) at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/false);
   const torch::Device device = choose_device(tc.device, group.local_rank());

@@ -1,0 +1,45 @@
+#pragma once
+// Reading one input image for fer-predict, with every way it can be bad turned into a
+// one-line reason: missing, unreadable, empty, not an image, truncated or corrupt, zero
+// sized, or absurdly large. The size limits are checked on the file size and on the
+// dimensions in the header (image_header.hpp) before any pixel is decoded, so a
+// decompression bomb costs nothing; formats without a parsed header are checked after
+// decoding (OpenCV caps those at 2^30 pixels itself).
+
+#include <cstdint>
+#include <filesystem>
+#include <opencv2/core.hpp>
+#include <string>
+
+#include "common/error.hpp"
+
+namespace fer {
+
+// One input cannot be used; the run reports it and goes on with the others. The
+// message says why, without the file name (the caller adds it).
+class ImageError : public InputError {
+ public:
+  using InputError::InputError;
+};
+
+struct ImageLimits {
+  std::uintmax_t max_file_bytes = std::uintmax_t{1} << 30;  // 1 GiB
+  std::int64_t max_side = 20000;                            // pixels, either side
+  std::int64_t max_pixels = 100'000'000;                    // 100 megapixels
+};
+// "at most 20000 px a side and 100 megapixels".
+std::string describe(const ImageLimits& limits);
+
+enum class PixelFormat { kGray, kBgr };
+
+// The decoded image (8-bit, 1 or 3 channels, EXIF orientation applied). Throws
+// ImageError.
+cv::Mat load_image(const std::filesystem::path& path, const ImageLimits& limits,
+                   PixelFormat format);
+
+// Throws ImageError when width x height is zero or over the limits (also used for
+// video frames). `what` names the thing in the message ("PNG image", "frame").
+void check_image_size(std::int64_t width, std::int64_t height, const ImageLimits& limits,
+                      const std::string& what);
+
+}  // namespace fer
