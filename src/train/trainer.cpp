@@ -15,6 +15,7 @@
 #include <regex>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include "common/blas_threads.hpp"
 #include "common/error.hpp"
@@ -72,8 +73,6 @@ int threads_per_rank(int configured, int local_ranks) {
     return std::max(1, CPU_COUNT(&allowed));
   return std::max(1, online / std::max(1, local_ranks));
 }
-
-
 
 // bf16 autocast on CUDA; the C++ autocast API changed in LibTorch 2.4.
 class AutocastScope {
@@ -437,9 +436,8 @@ TrainResult train(const TrainRequest& request) {
   // Every rank must run the same configuration, model and data as rank 0.
   check_agreement(group, agreement_items(config, model, dataset));
   std::unique_ptr<Communicator> communicator;
-  all_or_nothing(group, "choosing the all-reduce backend", [&] {
-    communicator = make_communicator(config.dist.backend, group, device);
-  });
+  all_or_nothing(group, "choosing the all-reduce backend",
+                 [&] { communicator = make_communicator(config.dist.backend, group, device); });
 
   // Where the run lives, and what it resumes from: decided by rank 0 (its clock
   // names new runs), shared with every rank.
@@ -584,13 +582,25 @@ TrainResult train(const TrainRequest& request) {
                    std::to_string(input_side) + "x" + std::to_string(input_side) + "; RNN reads " +
                    std::to_string(model->sequence_length()) + " steps of " +
                    std::to_string(model->step_features()) + " features");
+  const std::size_t val_images =
+      config.data.limit_val_images > 0
+          ? std::min(val_split.size(), static_cast<std::size_t>(config.data.limit_val_images))
+          : val_split.size();
   progress.message(
       "data: " + config.data.shards + ": train " +
       std::to_string(train_loader.samples_per_epoch()) + " images per rank (" +
       std::to_string(optimizer_steps_per_epoch) + " steps of " +
       std::to_string(config.data.batch_size) +
       (accumulation > 1 ? " x " + std::to_string(accumulation) + " micro-batches" : std::string()) +
-      "), val " + std::to_string(val_split.size()) + " images");
+      "), val " + std::to_string(val_images) + " images");
+  // A limit above the split's size silently meaning "all" would mislead a benchmark.
+  for (const auto& [key, limit, size] :
+       {std::tuple<const char*, std::int64_t, std::size_t>{
+            "data.limit_train_images", config.data.limit_train_images, train_split.size()},
+        {"data.limit_val_images", config.data.limit_val_images, val_split.size()}})
+    if (limit > 0 && static_cast<std::size_t>(limit) > size)
+      progress.message(std::string("note: ") + key + " = " + std::to_string(limit) +
+                       " exceeds the split's " + std::to_string(size) + " images: all are used");
   progress.message("effective configuration:\n" + to_yaml(config));
 
   TrainResult result;

@@ -62,6 +62,7 @@ const std::vector<std::string> kAllKeys = {
     "optim.label_smoothing",
     "optim.class_weights",
     "optim.grad_clip_norm",
+    "optim.accumulation_steps",
     "schedule.kind",
     "schedule.warmup_epochs",
     "schedule.warmup_start_factor",
@@ -82,6 +83,13 @@ const std::vector<std::string> kAllKeys = {
     "checkpoint.dir",
     "checkpoint.keep_last",
     "checkpoint.every_epochs",
+    "dist.backend",
+    "dist.timeout_seconds",
+    "dist.bucket_mb",
+    "dist.first_bucket_mb",
+    "dist.overlap",
+    "dist.compression",
+    "dist.scale_lr",
 };
 
 // Compares field by field, naming the field that differs. Doubles are compared
@@ -131,6 +139,7 @@ void expect_same(const TrainConfig& a, const TrainConfig& b) {
   FER_EXPECT_FIELD(optim.label_smoothing);
   FER_EXPECT_FIELD(optim.class_weights);
   FER_EXPECT_FIELD(optim.grad_clip_norm);
+  FER_EXPECT_FIELD(optim.accumulation_steps);
   FER_EXPECT_FIELD(schedule.kind);
   FER_EXPECT_FIELD(schedule.warmup_epochs);
   FER_EXPECT_FIELD(schedule.warmup_start_factor);
@@ -151,6 +160,13 @@ void expect_same(const TrainConfig& a, const TrainConfig& b) {
   FER_EXPECT_FIELD(checkpoint.dir);
   FER_EXPECT_FIELD(checkpoint.keep_last);
   FER_EXPECT_FIELD(checkpoint.every_epochs);
+  FER_EXPECT_FIELD(dist.backend);
+  FER_EXPECT_FIELD(dist.timeout_seconds);
+  FER_EXPECT_FIELD(dist.bucket_mb);
+  FER_EXPECT_FIELD(dist.first_bucket_mb);
+  FER_EXPECT_FIELD(dist.overlap);
+  FER_EXPECT_FIELD(dist.compression);
+  FER_EXPECT_FIELD(dist.scale_lr);
 #undef FER_EXPECT_FIELD
 }
 
@@ -200,6 +216,7 @@ TrainConfig every_field_changed() {
   c.optim.label_smoothing = 0.1;
   c.optim.class_weights = true;
   c.optim.grad_clip_norm = 5;
+  c.optim.accumulation_steps = 4;
   c.schedule.kind = "plateau";
   c.schedule.warmup_epochs = 0.5;
   c.schedule.warmup_start_factor = 0.01;
@@ -220,6 +237,13 @@ TrainConfig every_field_changed() {
   c.checkpoint.dir = "null";  // a YAML keyword as a string must stay a string
   c.checkpoint.keep_last = 1;
   c.checkpoint.every_epochs = 2;
+  c.dist.backend = "nccl";
+  c.dist.timeout_seconds = 42.5;
+  c.dist.bucket_mb = 12.5;
+  c.dist.first_bucket_mb = 0.25;
+  c.dist.overlap = false;
+  c.dist.compression = "bf16";
+  c.dist.scale_lr = false;
   return c;
 }
 
@@ -553,6 +577,15 @@ TEST(ConfigValidate, CrossKeyConstraints) {
   TrainConfig empty_channels;
   apply_override(empty_channels, "model.channels=[]");
   EXPECT_HAS(validate_error(empty_channels), "model.channels");
+
+  TrainConfig compressed_mpi;
+  apply_override(compressed_mpi, "dist.backend=mpi");
+  apply_override(compressed_mpi, "dist.compression=bf16");
+  const std::string compression = validate_error(compressed_mpi);
+  EXPECT_HAS(compression, "dist.compression");
+  EXPECT_HAS(compression, "nccl");
+  apply_override(compressed_mpi, "dist.backend=auto");
+  EXPECT_NO_THROW(validate(compressed_mpi));
 }
 
 TEST(ConfigReference, ListsEveryKeyWithTypeAndDefault) {
@@ -569,10 +602,10 @@ TEST(ConfigReference, ListsEveryKeyWithTypeAndDefault) {
   EXPECT_HAS(line_of("checkpoint.keep_last"), "besides the best one");
   EXPECT_HAS(line_of("model.rnn"), "lstm|gru");
   EXPECT_HAS(line_of("train.seed"), " uint64 ");
-  // One line per key, plus the header and a blank line before each of the seven sections.
+  // One line per key, plus the header and a blank line before each of the eight sections.
   std::size_t lines = 0;
   for (char c : reference) lines += c == '\n';
-  EXPECT_EQ(lines, kAllKeys.size() + 1 + 7);
+  EXPECT_EQ(lines, kAllKeys.size() + 1 + 8);
 }
 
 }  // namespace
