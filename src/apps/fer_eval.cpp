@@ -5,9 +5,9 @@
 #include <filesystem>
 #include <iostream>
 #include <optional>
-#include <thread>
 
 #include "common/atomic_output.hpp"
+#include "common/parallel.hpp"
 #include "common/tool_main.hpp"
 #include "dist/process_group.hpp"
 #include "evaluation/split_evaluation.hpp"
@@ -85,10 +85,7 @@ int main(int argc, char** argv) {
     const bool leader = group->rank() == 0;
     fer::ClassifierOptions classifier_options;
     classifier_options.device = device;
-    classifier_options.threads =
-        threads > 0 ? threads
-                    : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) /
-                                      std::max(1, group->local_size()));
+    classifier_options.threads = fer::threads_per_process(threads, group->local_size());
     std::vector<fer::EvaluationReport> reports;
     std::vector<fs::path> files;
     for (const std::string& spec : checkpoints) {
@@ -134,16 +131,7 @@ int main(int argc, char** argv) {
             reports.size() == 1 ? fs::path(out_dir) : fs::path(out_dir) / output_name(files[i]);
         fs::create_directories(dir);
         fer::write_file_atomically(dir / "metrics.json", reports[i].to_json().dump(2) + "\n");
-        std::string matrix = "true\\predicted";
-        for (const auto& name : fer::kEmotionNames) matrix += "," + std::string(name);
-        matrix += "\n";
-        for (int t = 0; t < fer::kNumEmotions; ++t) {
-          matrix += std::string(fer::kEmotionNames[static_cast<std::size_t>(t)]);
-          for (int p = 0; p < fer::kNumEmotions; ++p)
-            matrix += "," + std::to_string(reports[i].matrix.count(t, p));
-          matrix += "\n";
-        }
-        fer::write_file_atomically(dir / "confusion_matrix.csv", matrix);
+        fer::write_file_atomically(dir / "confusion_matrix.csv", fer::confusion_csv(reports[i]));
         fer::write_confusion_png(reports[i], dir / "confusion_matrix.png");
         if (predictions)
           fer::write_file_atomically(dir / "predictions.csv", fer::predictions_csv(reports[i]));

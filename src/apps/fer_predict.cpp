@@ -6,8 +6,8 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
-#include <thread>
 
+#include "common/parallel.hpp"
 #include "common/tool_main.hpp"
 #include "predict/cpu_threads.hpp"
 #include "predict/predict_run.hpp"
@@ -110,8 +110,7 @@ int main(int argc, char** argv) {
     options.fallback_whole = fallback == "whole";
     options.detector.cascade = cascade;
     options.annotate_dir = annotate_dir;
-    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    const int thread_count = threads > 0 ? threads : cores;
+    const int thread_count = fer::threads_per_process(threads);
     fer::configure_cpu_threads(thread_count);
 
     fer::InputSources sources;

@@ -1,5 +1,7 @@
 #include "common/parallel.hpp"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <exception>
 #include <thread>
@@ -9,6 +11,16 @@ namespace fer {
 
 unsigned default_thread_count() {
   return std::max(1u, std::thread::hardware_concurrency());
+}
+
+int threads_per_process(int configured, int processes_on_node) {
+  if (configured > 0) return configured;
+  const int online = static_cast<int>(default_thread_count());
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (sched_getaffinity(0, sizeof allowed, &allowed) == 0 && CPU_COUNT(&allowed) < online)
+    return std::max(1, CPU_COUNT(&allowed));
+  return std::max(1, online / std::max(1, processes_on_node));
 }
 
 void parallel_for(std::size_t count, unsigned threads,

@@ -318,6 +318,18 @@ std::string comparison_table(const std::vector<EvaluationReport>& reports) {
   return out.str();
 }
 
+std::string confusion_csv(const EvaluationReport& report) {
+  std::string text = "true\\predicted";
+  for (const auto& name : kEmotionNames) text += "," + std::string(name);
+  text += "\n";
+  for (int t = 0; t < kNumEmotions; ++t) {
+    text += std::string(kEmotionNames[static_cast<std::size_t>(t)]);
+    for (int p = 0; p < kNumEmotions; ++p) text += "," + std::to_string(report.matrix.count(t, p));
+    text += "\n";
+  }
+  return text;
+}
+
 std::string predictions_csv(const EvaluationReport& report) {
   std::ostringstream out;
   out << "index,source,true_label,predicted_label,true_name,predicted_name";

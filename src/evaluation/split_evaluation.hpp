@@ -63,6 +63,7 @@ std::string report_table(const EvaluationReport& report);
 std::string report_csv(const EvaluationReport& report);  // one row per class + averages
 std::string comparison_table(const std::vector<EvaluationReport>& reports);
 std::string predictions_csv(const EvaluationReport& report);
+std::string confusion_csv(const EvaluationReport& report);  // counts, rows = true class
 // Labelled heat map of the row-normalised confusion matrix (counts in the cells).
 void write_confusion_png(const EvaluationReport& report, const std::filesystem::path& file);
 

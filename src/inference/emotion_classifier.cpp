@@ -4,10 +4,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <thread>
 
 #include "common/blas_threads.hpp"
 #include "common/error.hpp"
+#include "common/parallel.hpp"
 #include "data/emotions.hpp"
 #include "model/checkpoint_archive.hpp"
 #include "pipeline/augment.hpp"
@@ -68,10 +68,7 @@ struct EmotionClassifier::State {
 
 EmotionClassifier::EmotionClassifier(const fs::path& checkpoint, const ClassifierOptions& options)
     : state_(std::make_unique<State>()) {
-  const int threads = options.threads > 0
-                          ? options.threads
-                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  torch::set_num_threads(threads);
+  torch::set_num_threads(threads_per_process(options.threads));
   // Inference matrix products are small; OpenBLAS's spinning workers beside LibTorch's
   // threads doubled fer-predict's latency on 2 cores (tests/bench/bench_predict.sh).
   set_blas_threads(1);

@@ -4,8 +4,6 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
-#include <sched.h>
-
 #include <chrono>
 #include <cmath>
 #include <ctime>
@@ -14,11 +12,11 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
-#include <thread>
 #include <tuple>
 
 #include "common/blas_threads.hpp"
 #include "common/error.hpp"
+#include "common/parallel.hpp"
 #include "common/sha256.hpp"
 #include "data/image_stats.hpp"
 #include "data/shard_reader.hpp"
@@ -59,19 +57,6 @@ torch::Device choose_device(const std::string& wanted, int local_rank) {
         torch::kCUDA,
         static_cast<c10::DeviceIndex>(local_rank % static_cast<int>(torch::cuda::device_count())));
   return torch::Device(torch::kCPU);
-}
-
-// train.threads = 0: the CPUs this rank may use. A launcher that binds ranks to
-// cores (launch/train.sh) already gave each rank its share; unbound ranks split the
-// node's CPUs between them.
-int threads_per_rank(int configured, int local_ranks) {
-  if (configured > 0) return configured;
-  const int online = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  cpu_set_t allowed;
-  CPU_ZERO(&allowed);
-  if (sched_getaffinity(0, sizeof allowed, &allowed) == 0 && CPU_COUNT(&allowed) < online)
-    return std::max(1, CPU_COUNT(&allowed));
-  return std::max(1, online / std::max(1, local_ranks));
 }
 
 // bf16 autocast on CUDA; the C++ autocast API changed in LibTorch 2.4.
@@ -365,7 +350,7 @@ TrainResult train(const TrainRequest& request) {
   const bool leader = group.rank() == 0;  // writes the run directory and reports
   const int world = group.size();
   const auto& tc = config.train;
-  const int threads = threads_per_rank(tc.threads, group.local_size());
+  const int threads = threads_per_process(tc.threads, group.local_size());
   torch::set_num_threads(threads);
   set_blas_threads(threads);  // else one per core in every rank: oversubscribed
   torch::manual_seed(tc.seed);

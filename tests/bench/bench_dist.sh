@@ -17,19 +17,10 @@
 # fixed batch after 3 warm-up steps, which favours Python. Each side gets jemalloc and
 # OpenBLAS (fer-train links jemalloc; Python gets LD_PRELOAD). Debian's torchrun
 # crashes with Python 3.11 unless given --redirects 2 --tee 1.
-set -euo pipefail
-root="$(cd "$(dirname "$0")/../.." && pwd)"
-bin="${FER_BIN:-$root/build/bin}"
+source "$(dirname "$0")/lib.sh" dist
 runs="${1:-3}"
 steps="${2:-40}"
-work="$(mktemp -d "${TMPDIR:-/tmp}/fer-bench-dist-XXXXXX")"
-trap 'rm -rf "$work"' EXIT
-if ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
-  echo "installing Debian's python3-torch for the comparison" >&2
-  sudo_cmd=(); [ "$(id -u)" = 0 ] || sudo_cmd=(sudo)
-  "${sudo_cmd[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends python3-torch >/dev/null
-fi
-jemalloc=$(ls /usr/lib/x86_64-linux-gnu/libjemalloc.so.2 2>/dev/null || true)
+require_python_torch
 # Open MPI refuses to run as root without these.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 

@@ -4,12 +4,8 @@
 # split without test-time augmentation, on 1 process x 2 threads and on 2 ranks x 1
 # thread (mpiexec), alternating, medians of `runs`. Target: >= 1,000 images/s on 2 cores.
 #   bash tests/bench/bench_eval.sh [runs]
-set -euo pipefail
-root="$(cd "$(dirname "$0")/../.." && pwd)"
-bin="${FER_BIN:-$root/build/bin}"
+source "$(dirname "$0")/lib.sh" eval
 runs="${1:-3}"
-work="$(mktemp -d "${TMPDIR:-/tmp}/fer-bench-eval-XXXXXX")"
-trap 'rm -rf "$work"' EXIT
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 cd "$work"
 "$bin/fer-synth" --out synth --images 6000 --format csv >/dev/null

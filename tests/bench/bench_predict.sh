@@ -12,13 +12,9 @@
 #   bash tests/bench/bench_predict.sh [repeat] [faces]
 # Targets (fer-predict issue): p50 <= 3 ms per face, p50 <= 30 ms per 640x480 photo,
 # >= 1,500 faces/s batched.
-set -euo pipefail
-root="$(cd "$(dirname "$0")/../.." && pwd)"
-bin="${FER_BIN:-$root/build/bin}"
+source "$(dirname "$0")/lib.sh" predict
 repeat="${1:-200}"
 faces="${2:-3000}"
-work="$(mktemp -d "${TMPDIR:-/tmp}/fer-bench-predict-XXXXXX")"
-trap 'rm -rf "$work"' EXIT
 for tool in fer-synth fer-shard fer-train fer-predict fer-bench-predict fer-test-predict-fixtures; do
   [ -x "$bin/$tool" ] || { echo "missing $bin/$tool: build it first" >&2; exit 1; }
 done

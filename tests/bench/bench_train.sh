@@ -8,19 +8,10 @@
 # The C++ figure is fer-train end to end (real loader with augmentation on a
 # background thread, real shards); the Python figure is a bare loop on one fixed
 # batch, which favours Python. Installs python3-torch if missing.
-set -euo pipefail
-root="$(cd "$(dirname "$0")/../.." && pwd)"
-bin="${FER_BIN:-$root/build/bin}"
+source "$(dirname "$0")/lib.sh" train
 runs="${1:-3}"
 steps="${2:-50}"
-work="$(mktemp -d "${TMPDIR:-/tmp}/fer-bench-train-XXXXXX")"
-trap 'rm -rf "$work"' EXIT
-if ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
-  echo "installing Debian's python3-torch for the comparison" >&2
-  sudo_cmd=(); [ "$(id -u)" = 0 ] || sudo_cmd=(sudo)
-  "${sudo_cmd[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends python3-torch >/dev/null
-fi
-jemalloc=$(ls /usr/lib/x86_64-linux-gnu/libjemalloc.so.2 2>/dev/null || true)
+require_python_torch
 
 "$bin/fer-synth" --out "$work/synth" --images 6000 --format csv >/dev/null
 "$bin/fer-shard" "$work/synth/fer2013.csv" --out "$work/shards" -q

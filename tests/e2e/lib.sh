@@ -34,3 +34,17 @@ assert_output_contains() {
 json_get() {
   python3 -c 'import json, sys; m = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
 }
+
+# extract_real_fer2013 : unpacks the real FER2013 (folder edition, train + PublicTest)
+# from ../shared/datasets/fer2013 into $WORK and sets REAL_FER2013 to the folder that
+# holds train/ and test/; skips the test (exit 77) when the data is absent, as it is on
+# a user's machine.
+extract_real_fer2013() {
+  local archive="$FER_ROOT/../shared/datasets/fer2013/fer2013-train-publictest.tar.gz"
+  if [ ! -f "$archive" ]; then
+    echo "SKIP: real FER2013 not found at $archive"
+    exit 77
+  fi
+  tar -xzf "$archive" -C "$WORK"
+  REAL_FER2013=$(dirname "$(find "$WORK" -maxdepth 3 -type d -name train | head -1)")
+}

@@ -3,13 +3,8 @@
 # then fer-eval on the real PublicTest images (the val split): every image scored,
 # better than chance, metrics files written. Skips (77) when the data is absent.
 source "$(dirname "$0")/lib.sh"
-archive="$FER_ROOT/../shared/datasets/fer2013/fer2013-train-publictest.tar.gz"
-if [ ! -f "$archive" ]; then
-  echo "SKIP: real FER2013 not found at $archive"
-  exit 77
-fi
-tar -xzf "$archive" -C "$WORK"
-root=$(dirname "$(find "$WORK" -maxdepth 3 -type d -name train | head -1)")
+extract_real_fer2013
+root="$REAL_FER2013"
 "$FER_BIN/fer-shard" "$root" --out shards/fer2013 --name fer2013 -q
 # The training images of this copy are blurred (see README "Data quality"): blur the
 # evaluation inputs to match, as configs/cpu.yaml does.

@@ -3,13 +3,8 @@
 # shards it and checks the per-class counts of that data set's README. Skips (77)
 # when the data is absent, as it is on a user's machine.
 source "$(dirname "$0")/lib.sh"
-archive="$FER_ROOT/../shared/datasets/fer2013/fer2013-train-publictest.tar.gz"
-if [ ! -f "$archive" ]; then
-  echo "SKIP: real FER2013 not found at $archive"
-  exit 77
-fi
-tar -xzf "$archive" -C "$WORK"
-root=$(dirname "$(find "$WORK" -maxdepth 3 -type d -name train | head -1)")
+extract_real_fer2013
+root="$REAL_FER2013"
 "$FER_BIN/fer-shard" "$root" --out shards/fer2013 --name fer2013
 "$FER_BIN/fer-shard" --inspect shards/fer2013 --verify
 m=shards/fer2013/manifest.json
