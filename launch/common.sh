@@ -26,8 +26,10 @@ FER_PACKAGES=(
   python3
 )
 # Only the tests need these: a single-node Slurm cluster (slurm/train.sh is tested
-# with sbatch --wait on it) and scikit-learn (fer-eval metrics are checked against it).
-FER_TEST_PACKAGES=(slurmctld slurmd slurm-client munge python3-sklearn)
+# with sbatch --wait on it), scikit-learn (fer-eval and coordinator metrics are checked
+# against it), headless Chromium (the status page is rendered and screenshotted) and
+# clang with libFuzzer (the protocol decoder's fuzz target).
+FER_TEST_PACKAGES=(slurmctld slurmd slurm-client munge python3-sklearn chromium clang libclang-rt-14-dev)
 
 # Installs what is missing (only that), so re-running is cheap and safe.
 # Arguments: extra packages beyond FER_PACKAGES (launch/test.sh adds FER_TEST_PACKAGES).

@@ -498,8 +498,14 @@ std::vector<Field> build_registry() {
 
   SectionBuilder(fields, "checkpoint", &TrainConfig::checkpoint)
       .add("dir", &CheckpointConfig::dir, "runs go to <dir>/<run>/")
-      .add("keep_last", &CheckpointConfig::keep_last, "epoch checkpoints kept besides the best one",
+      .add("keep_last", &CheckpointConfig::keep_last, "the most recent epoch checkpoints kept",
            positive_count)
+      .add("keep_best", &CheckpointConfig::keep_best,
+           "also kept: the best checkpoints by best_metric (best.pt names the first)",
+           positive_count)
+      .add("best_metric", &CheckpointConfig::best_metric,
+           "validation metric that ranks checkpoints (val_loss: lower is better)",
+           {"val_accuracy", "val_macro_f1", "val_loss"})
       .add("every_epochs", &CheckpointConfig::every_epochs, "epochs between checkpoints",
            positive_count);
 
@@ -523,6 +529,28 @@ std::vector<Field> build_registry() {
       .add("scale_lr", &DistConfig::scale_lr,
            "linear scaling rule: optim.lr *= ranks x optim.accumulation_steps (the global batch "
            "over data.batch_size); the warmup applies to the scaled rate");
+
+  SectionBuilder(fields, "coordinator", &TrainConfig::coordinator)
+      .add("address", &CoordinatorConfig::address,
+           "'' (default): a coordinator embedded in rank 0; else host:port of a running "
+           "fer-coordinator, which then keeps the metrics and checkpoints")
+      .add("token_file", &CoordinatorConfig::token_file,
+           "file holding the shared token ('' : the FER_COORD_TOKEN environment variable)")
+      .add("listen", &CoordinatorConfig::listen,
+           "embedded: address to listen on; auto: 127.0.0.1 when every rank is on rank 0's "
+           "node, else all interfaces with a random per-job token")
+      .add("port", &CoordinatorConfig::port, "embedded: TCP port (0: any free port)",
+           closed(0, 65535))
+      .add("http_port", &CoordinatorConfig::http_port,
+           "embedded: status page port (-1: off, 0: any free port, printed at start)",
+           closed(-1, 65535))
+      .add("connect_timeout_seconds", &CoordinatorConfig::connect_timeout_seconds,
+           "rank 0 must reach the coordinator within this at start", above(0))
+      .add("flush_timeout_seconds", &CoordinatorConfig::flush_timeout_seconds,
+           "at the end, wait this long for the coordinator to acknowledge everything", above(0))
+      .add("eval_deadline_seconds", &CoordinatorConfig::eval_deadline_seconds,
+           "an evaluation still missing ranks this long after the first report is reported",
+           above(0));
   return fields;
 }
 
@@ -723,6 +751,15 @@ void validate(const TrainConfig& config) {
     throw InputError("dist.compression = " + config.dist.compression +
                      " needs the nccl backend (MPI has no bf16/fp16 sum); set dist.backend = "
                      "auto or nccl, or dist.compression = none");
+  if (const std::string& address = config.coordinator.address; !address.empty()) {
+    const auto colon = address.rfind(':');
+    const std::string port = colon == std::string::npos ? "" : address.substr(colon + 1);
+    if (colon == 0 || port.empty() || port.find_first_not_of("0123456789") != std::string::npos ||
+        port.size() > 5 || std::stoi(port) == 0 || std::stoi(port) > 65535)
+      throw InputError("coordinator.address = '" + address +
+                       "': expected host:port of a fer-coordinator (e.g. node1:7070), or '' for "
+                       "the coordinator embedded in rank 0");
+  }
   if (augment.eval_tta == "tencrop" && augment.crop_size == 0)
     throw InputError(
         "augment.eval_tta = tencrop needs augment.crop_size > 0 (in [16, 48], e.g. 40): the ten "

@@ -3,7 +3,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <ctime>
+#include <limits>
 #include <fstream>
 
 #include "common/atomic_output.hpp"
@@ -20,8 +23,19 @@ constexpr const char* kLatest = "latest.pt";
 constexpr const char* kBest = "best.pt";
 }  // namespace
 
+double CheckpointRecord::metric(const std::string& name) const {
+  const auto it = metrics.find(name);
+  return it != metrics.end() && it->is_number() ? it->get<double>()
+                                                : std::numeric_limits<double>::quiet_NaN();
+}
+
 RunDirectory::RunDirectory(fs::path dir, int keep_last)
-    : dir_(std::move(dir)), keep_last_(std::max(1, keep_last)) {
+    : RunDirectory(std::move(dir), RetentionPolicy{keep_last, 1, "val_accuracy"}) {}
+
+RunDirectory::RunDirectory(fs::path dir, RetentionPolicy policy)
+    : dir_(std::move(dir)), policy_(std::move(policy)) {
+  policy_.keep_last = std::max(1, policy_.keep_last);
+  policy_.keep_best = std::max(1, policy_.keep_best);
   std::error_code ec;
   fs::create_directories(dir_, ec);
   if (ec) throw InputError(dir_.string() + ": cannot create run directory: " + ec.message());
@@ -31,12 +45,19 @@ RunDirectory::RunDirectory(fs::path dir, int keep_last)
   try {
     std::ifstream in(manifest);
     const json doc = json::parse(in);
-    for (const json& entry : doc.at("checkpoints"))
-      records_.push_back(
-          {entry.at("file").get<std::string>(), entry.at("epoch").get<int>(),
-           entry.at("step").get<std::int64_t>(), entry.at("bytes").get<std::uint64_t>(),
-           entry.at("sha256").get<std::string>(), entry.at("val_accuracy").get<double>(),
-           entry.at("val_loss").get<double>()});
+    for (const json& entry : doc.at("checkpoints")) {
+      CheckpointRecord r{entry.at("file").get<std::string>(),
+                         entry.at("epoch").get<int>(),
+                         entry.at("step").get<std::int64_t>(),
+                         entry.at("bytes").get<std::uint64_t>(),
+                         entry.at("sha256").get<std::string>(),
+                         entry.value("metrics", json::object()),
+                         entry.value("time", "")};
+      // Manifests of version 1 kept two metrics beside the entry instead.
+      for (const char* key : {"val_accuracy", "val_loss"})
+        if (!r.metrics.contains(key) && entry.contains(key)) r.metrics[key] = entry.at(key);
+      records_.push_back(std::move(r));
+    }
     best_file_ = doc.value("best", "");
   } catch (const json::exception& e) {
     throw CorruptDataError(manifest.string() + ": not a valid run manifest (" + e.what() + ")");
@@ -51,33 +72,100 @@ void RunDirectory::point(const std::string& link, const std::string& target) {
   fs::rename(temporary, dir_ / link);  // atomic replacement of the old pointer
 }
 
-CheckpointRecord RunDirectory::commit(int epoch, std::int64_t step, const std::string& bytes,
-                                      double val_accuracy, double val_loss, bool is_best) {
+namespace {
+std::string utc_now() {
+  const std::time_t now = std::time(nullptr);
+  std::tm parts{};
+  gmtime_r(&now, &parts);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &parts);
+  return text;
+}
+
+std::string epoch_file(int epoch) {
   char name[32];
   std::snprintf(name, sizeof name, "epoch-%04d.pt", epoch);
+  return name;
+}
+}  // namespace
+
+fs::path RunDirectory::staging_path(const std::string& tag) const {
+  // The form remove_abandoned_temporaries() recognises: .NAME.tmp-PID
+  return dir_ / ("." + tag + ".tmp-" + std::to_string(::getpid()));
+}
+
+const CheckpointRecord* RunDirectory::find_epoch(int epoch) const {
+  for (const auto& r : records_)
+    if (r.epoch == epoch) return &r;
+  return nullptr;
+}
+
+CheckpointRecord RunDirectory::commit(int epoch, std::int64_t step, const std::string& bytes,
+                                      const json& metrics) {
+  const std::string name = epoch_file(epoch);
   write_file_atomically(dir_ / name, bytes);
   Sha256 hash;
   hash.update(bytes.data(), bytes.size());
-  CheckpointRecord record{name,         epoch,   step, bytes.size(), hash.hex_digest(),
-                          val_accuracy, val_loss};
+  return record_and_retain({name, epoch, step, bytes.size(), hash.hex_digest(), metrics, utc_now()});
+}
+
+CheckpointRecord RunDirectory::commit_staged(int epoch, std::int64_t step, const fs::path& staged,
+                                             std::uint64_t bytes, const std::string& sha256,
+                                             const json& metrics) {
+  const std::string name = epoch_file(epoch);
+  fs::rename(staged, dir_ / name);
+  return record_and_retain({name, epoch, step, bytes, sha256, metrics, utc_now()});
+}
+
+bool RunDirectory::better(const CheckpointRecord& a, const CheckpointRecord& b) const {
+  const double x = a.metric(policy_.best_metric), y = b.metric(policy_.best_metric);
+  if (std::isnan(x)) return false;
+  if (std::isnan(y)) return true;
+  const bool lower_is_better = policy_.best_metric.size() >= 4 &&
+                               policy_.best_metric.compare(policy_.best_metric.size() - 4, 4,
+                                                           "loss") == 0;
+  return lower_is_better ? x < y : x > y;
+}
+
+// The best record, the earliest epoch on ties (a later epoch must be strictly better).
+void RunDirectory::choose_best() {
+  const CheckpointRecord* best = nullptr;
+  for (const auto& r : records_)
+    if (!best || better(r, *best)) best = &r;  // records_ are in epoch order
+  best_file_ = best ? best->file : "";
+}
+
+CheckpointRecord RunDirectory::record_and_retain(CheckpointRecord record) {
   records_.erase(std::remove_if(records_.begin(), records_.end(),
                                 [&](const auto& r) { return r.file == record.file; }),
                  records_.end());
   records_.push_back(record);
-  if (is_best || best_file_.empty()) best_file_ = record.file;
+  std::stable_sort(records_.begin(), records_.end(),
+                   [](const auto& a, const auto& b) { return a.epoch < b.epoch; });
+  choose_best();
   save_manifest();  // the record exists before any pointer names the file
-  point(kLatest, record.file);
-  if (best_file_ == record.file) point(kBest, record.file);
+  point(kLatest, records_.back().file);
+  point(kBest, best_file_);
   fsync_path(dir_);
 
-  // Retention: the last keep_last by epoch, plus the best; pointers never dangle.
+  // Retention: the last keep_last by epoch plus the keep_best best; pointers never
+  // dangle (latest is the last, best the first of the best).
+  std::vector<const CheckpointRecord*> ranked;
+  for (const auto& r : records_) ranked.push_back(&r);
+  std::stable_sort(ranked.begin(), ranked.end(),
+                   [&](const auto* a, const auto* b) { return better(*a, *b); });
+  std::vector<std::string> keep;
+  for (std::size_t i = 0; i < ranked.size() && i < static_cast<std::size_t>(policy_.keep_best); ++i)
+    keep.push_back(ranked[i]->file);
+  keep.push_back(best_file_);
+  const std::size_t first_recent =
+      records_.size() > static_cast<std::size_t>(policy_.keep_last)
+          ? records_.size() - static_cast<std::size_t>(policy_.keep_last)
+          : 0;
   std::vector<CheckpointRecord> kept;
-  const std::size_t first_recent = records_.size() > static_cast<std::size_t>(keep_last_)
-                                       ? records_.size() - static_cast<std::size_t>(keep_last_)
-                                       : 0;
   std::vector<std::string> doomed;
   for (std::size_t i = 0; i < records_.size(); ++i) {
-    if (i >= first_recent || records_[i].file == best_file_)
+    if (i >= first_recent || std::find(keep.begin(), keep.end(), records_[i].file) != keep.end())
       kept.push_back(records_[i]);
     else
       doomed.push_back(records_[i].file);
@@ -101,12 +189,16 @@ void RunDirectory::save_manifest() {
                        {"step", r.step},
                        {"bytes", r.bytes},
                        {"sha256", r.sha256},
-                       {"val_accuracy", r.val_accuracy},
-                       {"val_loss", r.val_loss}});
+                       {"time", r.time},
+                       {"metrics", r.metrics},
+                       // Kept beside "metrics" for readers of format version 1.
+                       {"val_accuracy", r.metric("val_accuracy")},
+                       {"val_loss", r.metric("val_loss")}});
   const json doc = {
-      {"format", "fer-run"},    {"format_version", 1},
+      {"format", "fer-run"},    {"format_version", 2},
       {"checkpoints", entries}, {"latest", records_.empty() ? "" : records_.back().file},
-      {"best", best_file_},     {"best_metric", "val_accuracy"}};
+      {"best", best_file_},     {"best_metric", policy_.best_metric},
+      {"keep_last", policy_.keep_last}, {"keep_best", policy_.keep_best}};
   write_file_atomically(dir_ / kManifest, doc.dump(2) + "\n");
 }
 
@@ -152,10 +244,7 @@ void RunDirectory::forget_after(int epoch) {
   }
   if (doomed.empty()) return;
   records_ = kept;
-  const CheckpointRecord* best = nullptr;  // the best of what remains, earliest on ties
-  for (const auto& r : records_)
-    if (!best || r.val_accuracy > best->val_accuracy) best = &r;
-  best_file_ = best ? best->file : "";
+  choose_best();  // the best of what remains, earliest on ties
   choose_best_and_point();  // pointers move before the files they named are deleted
   for (const auto& file : doomed) {
     std::error_code ec;
@@ -190,6 +279,23 @@ void RunDirectory::append_metrics(const json& line) {
     if (!out) throw std::runtime_error(path.string() + ": write failed");
   }
   fsync_path(path);
+}
+
+json RunDirectory::read_metrics() const {
+  json lines = json::array();
+  std::ifstream in(dir_ / "metrics.jsonl");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    try {
+      lines.push_back(json::parse(line));
+    } catch (const json::exception&) {
+      if (in.peek() == EOF) break;  // torn by a crash mid-append: that line never counted
+      throw CorruptDataError((dir_ / "metrics.jsonl").string() + ": line " +
+                             std::to_string(lines.size() + 1) + " is not JSON");
+    }
+  }
+  return lines;
 }
 
 void RunDirectory::write_text(const std::string& name, const std::string& contents) {

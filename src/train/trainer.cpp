@@ -29,6 +29,7 @@
 #include "model/fer_net.hpp"
 #include "pipeline/augment.hpp"
 #include "pipeline/batch_loader.hpp"
+#include "train/coordinator_link.hpp"
 #include "train/lr_schedule.hpp"
 #include "train/progress.hpp"
 #include "train/run_directory.hpp"
@@ -430,7 +431,6 @@ TrainResult train(const TrainRequest& request) {
   std::optional<fs::path> resume_from;
   std::optional<fs::path> source_dir;
   std::string run = request.run;
-  std::optional<RunDirectory> run_dir;
   std::string checkpoint_bytes;
   all_or_nothing(
       group, "choosing the run directory",
@@ -467,7 +467,6 @@ TrainResult train(const TrainRequest& request) {
                 (resume_from ? " of another run than " + resume_from->string() : std::string()) +
                 "; continue it with --resume auto, or choose another --run");
         }
-        run_dir.emplace(target_dir, config.checkpoint.keep_last);
         if (resume_from) {
           // Checked against the manifest of the run it belongs to, before loading.
           const bool listed =
@@ -510,11 +509,6 @@ TrainResult train(const TrainRequest& request) {
     schedule.restore({meta.at("plateau_factor").get<double>(),
                       meta.at("plateau_best").get<double>(),
                       meta.at("plateau_without_gain").get<int>()});
-    // Resuming from an older checkpoint of this run: its later epochs are redone.
-    if (leader) {
-      run_dir->forget_after(state.epochs_completed);
-      run_dir->rewrite_metrics(state.history);
-    }
     progress.message("resumed " + resume_from->string() + " after epoch " +
                      std::to_string(state.epochs_completed));
     const int saved_world = meta.value("world_size", 1);
@@ -526,7 +520,11 @@ TrainResult train(const TrainRequest& request) {
     if (!changes.empty())
       progress.message("note: settings changed since that checkpoint: " + changes);
   }
-  if (leader) run_dir->write_text("config.yaml", to_yaml(config));
+  // The coordinator keeps the run directory from here on: metrics.jsonl, checkpoints,
+  // manifest.json, config.yaml. Resuming after epoch N, it drops what it holds of later
+  // epochs (the run produces them again).
+  CoordinatorLink coordinator(config, run, state.epochs_completed, group,
+                              [&](const std::string& line) { progress.message(line); });
 
   // The replicas start identical (and stay so: every step applies the same averaged
   // gradients); the bucketer averages gradients during backward.
@@ -563,6 +561,7 @@ TrainResult train(const TrainRequest& request) {
     progress.message("learning rate scaled x" + std::to_string(static_cast<int>(lr_scale)) +
                      " for the global batch (dist.scale_lr): peak " +
                      std::to_string(config.optim.lr * lr_scale));
+  progress.message("coordinator: " + coordinator.describe());
   progress.message("model: " + std::to_string(parameter_count(*model)) + " parameters; input " +
                    std::to_string(input_side) + "x" + std::to_string(input_side) + "; RNN reads " +
                    std::to_string(model->sequence_length()) + " steps of " +
@@ -672,6 +671,7 @@ TrainResult train(const TrainRequest& request) {
     // Every rank updated its BatchNorm statistics from its own batches.
     if (world > 1) average_buffers(*model, *communicator);
     Evaluation val = evaluate(model, val_loader, device, amp, channels_last);
+    const Evaluation local_val = val;  // this rank's counts, for the coordinator
     reduce_evaluation(val, group, "validation of epoch " + std::to_string(epoch + 1));
     const double val_accuracy = val.matrix.accuracy();
     schedule.end_of_epoch(val_accuracy);
@@ -706,9 +706,18 @@ TrainResult train(const TrainRequest& request) {
     const bool stop_early =
         tc.early_stopping_patience > 0 && state.epochs_without_gain >= tc.early_stopping_patience;
     const bool last = epoch + 1 == last_epoch || stop_early;
-    // The metrics line first: a kill before the checkpoint is committed is repaired
-    // on resume (metrics.jsonl is rewritten from the checkpoint's history).
-    if (leader) run_dir->append_metrics(record);
+    // Every rank reports its own counts; the coordinator sums them into the metrics
+    // line (exactly what the all-reduce above computed) with rank 0's training figures.
+    // The line goes first: a kill before the checkpoint is stored is repaired on resume
+    // (the coordinator drops lines after the resumed epoch).
+    json extra = json::object();
+    if (leader)
+      for (const char* key :
+           {"step", "lr", "train_loss", "train_accuracy", "images_per_second", "seconds"})
+        extra[key] = record[key];
+    coordinator.report_eval("val", epoch + 1, local_val.matrix.counts(), kNumEmotions,
+                            local_val.loss_sum, local_val.samples, extra);
+    coordinator.progress(epoch + 1, state.global_step);
     if (leader && ((epoch + 1) % config.checkpoint.every_epochs == 0 || last || is_best)) {
       const PlateauState& plateau = schedule.plateau();
       const json meta = {{"format_version", kCheckpointFormatVersion},
@@ -724,8 +733,11 @@ TrainResult train(const TrainRequest& request) {
                          {"history", state.history},
                          {"world_size", world},
                          {"libtorch", TORCH_VERSION}};
-      run_dir->commit(epoch + 1, state.global_step, serialize_checkpoint(model, *optimizer, meta),
-                      val_accuracy, val.loss(), is_best);
+      coordinator.upload_checkpoint(epoch + 1, state.global_step,
+                                    serialize_checkpoint(model, *optimizer, meta),
+                                    {{"val_accuracy", val_accuracy},
+                                     {"val_loss", val.loss()},
+                                     {"val_macro_f1", val.matrix.macro_f1()}});
     }
 
     char line[512];
@@ -739,6 +751,8 @@ TrainResult train(const TrainRequest& request) {
                   format_duration(seconds_since(epoch_start)).c_str(),
                   recall_line(val.matrix).c_str());
     progress.end_epoch(line);
+    for (const std::string& problem : coordinator.problems())
+      progress.message("coordinator: " + problem);
     result.last_val_accuracy = val_accuracy;
     if (stop_early) {
       progress.message("early stopping: no val-accuracy gain for " +
@@ -746,6 +760,10 @@ TrainResult train(const TrainRequest& request) {
       break;
     }
   }
+
+  // Everything is acknowledged (metrics.jsonl and the checkpoints are on disk) before
+  // the summary says where they are.
+  coordinator.finish();
 
   result.epochs_completed = state.epochs_completed;
   result.best_val_accuracy = state.best_val_accuracy;

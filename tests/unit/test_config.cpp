@@ -82,6 +82,8 @@ const std::vector<std::string> kAllKeys = {
     "train.log_every_steps",
     "checkpoint.dir",
     "checkpoint.keep_last",
+    "checkpoint.keep_best",
+    "checkpoint.best_metric",
     "checkpoint.every_epochs",
     "dist.backend",
     "dist.timeout_seconds",
@@ -90,6 +92,14 @@ const std::vector<std::string> kAllKeys = {
     "dist.overlap",
     "dist.compression",
     "dist.scale_lr",
+    "coordinator.address",
+    "coordinator.token_file",
+    "coordinator.listen",
+    "coordinator.port",
+    "coordinator.http_port",
+    "coordinator.connect_timeout_seconds",
+    "coordinator.flush_timeout_seconds",
+    "coordinator.eval_deadline_seconds",
 };
 
 // Compares field by field, naming the field that differs. Doubles are compared
@@ -167,6 +177,16 @@ void expect_same(const TrainConfig& a, const TrainConfig& b) {
   FER_EXPECT_FIELD(dist.overlap);
   FER_EXPECT_FIELD(dist.compression);
   FER_EXPECT_FIELD(dist.scale_lr);
+  FER_EXPECT_FIELD(checkpoint.keep_best);
+  FER_EXPECT_FIELD(checkpoint.best_metric);
+  FER_EXPECT_FIELD(coordinator.address);
+  FER_EXPECT_FIELD(coordinator.token_file);
+  FER_EXPECT_FIELD(coordinator.listen);
+  FER_EXPECT_FIELD(coordinator.port);
+  FER_EXPECT_FIELD(coordinator.http_port);
+  FER_EXPECT_FIELD(coordinator.connect_timeout_seconds);
+  FER_EXPECT_FIELD(coordinator.flush_timeout_seconds);
+  FER_EXPECT_FIELD(coordinator.eval_deadline_seconds);
 #undef FER_EXPECT_FIELD
 }
 
@@ -548,6 +568,12 @@ TEST(ConfigValidate, RangeErrorsNameKeyAndRange) {
       {"augment.crop_size=8", "augment.crop_size", "0 or [16, 48]"},
       {"augment.crop_size=49", "augment.crop_size", "0 or [16, 48]"},
       {"model.channels=[32, 0]", "model.channels[1]", ">= 1"},
+      {"coordinator.http_port=-2", "coordinator.http_port", "[-1, 65535]"},
+      {"coordinator.address=node1", "coordinator.address", "host:port"},
+      {"coordinator.address=node1:0", "coordinator.address", "host:port"},
+      {"coordinator.address=:7070", "coordinator.address", "host:port"},
+      {"coordinator.address=node1:99999", "coordinator.address", "host:port"},
+      {"checkpoint.keep_best=0", "checkpoint.keep_best", ">= 1"},
   };
   for (const Case& c : cases) {
     TrainConfig config;
@@ -599,13 +625,14 @@ TEST(ConfigReference, ListsEveryKeyWithTypeAndDefault) {
   EXPECT_HAS(line_of("optim.lr"), " 0.01 ");
   EXPECT_HAS(line_of("model.channels"), "[32, 64, 128]");
   EXPECT_HAS(line_of("checkpoint.keep_last"), " 3 ");
-  EXPECT_HAS(line_of("checkpoint.keep_last"), "besides the best one");
+  EXPECT_HAS(line_of("checkpoint.keep_last"), "most recent");
+  EXPECT_HAS(line_of("checkpoint.best_metric"), "val_accuracy|val_macro_f1|val_loss");
   EXPECT_HAS(line_of("model.rnn"), "lstm|gru");
   EXPECT_HAS(line_of("train.seed"), " uint64 ");
-  // One line per key, plus the header and a blank line before each of the eight sections.
+  // One line per key, plus the header and a blank line before each of the nine sections.
   std::size_t lines = 0;
   for (char c : reference) lines += c == '\n';
-  EXPECT_EQ(lines, kAllKeys.size() + 1 + 8);
+  EXPECT_EQ(lines, kAllKeys.size() + 1 + 9);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <fstream>
 
 #include "common/error.hpp"
+#include "common/sha256.hpp"
 #include "metrics/confusion_matrix.hpp"
 #include "test_support.hpp"
 #include "train/lr_schedule.hpp"
@@ -18,8 +19,8 @@ TEST(RunDirectory, RetentionKeepsLastAndBestAndPointersNeverDangle) {
   RunDirectory run(dir / "r", /*keep_last=*/2);
   const double accuracies[] = {0.5, 0.8, 0.6, 0.7, 0.65};
   for (int e = 1; e <= 5; ++e) {
-    run.commit(e, e * 10, "checkpoint " + std::to_string(e), accuracies[e - 1], 1.0,
-               accuracies[e - 1] == 0.8);
+    run.commit(e, e * 10, "checkpoint " + std::to_string(e),
+               {{"val_accuracy", accuracies[e - 1]}, {"val_loss", 1.0}});
     EXPECT_TRUE(fs::exists(fs::canonical(dir / "r" / "latest.pt")));
     EXPECT_TRUE(fs::exists(fs::canonical(dir / "r" / "best.pt")));
   }
@@ -41,7 +42,7 @@ TEST(RunDirectory, RetentionKeepsLastAndBestAndPointersNeverDangle) {
 TEST(RunDirectory, VerifyDetectsTruncationAndTampering) {
   TempDir dir;
   RunDirectory run(dir / "r", 3);
-  run.commit(1, 1, std::string(1000, 'a'), 0.5, 1.0, true);
+  run.commit(1, 1, std::string(1000, 'a'), {{"val_accuracy", 0.5}});
   EXPECT_TRUE(run.verify(dir / "r" / "latest.pt"));
   test::write_file(dir / "elsewhere.pt", "x");
   EXPECT_FALSE(run.verify(dir / "elsewhere.pt")) << "a file the run does not list";
@@ -61,7 +62,7 @@ TEST(RunDirectory, ForgetAfterRederivesBestAndLatest) {
   RunDirectory run(dir / "r", 10);
   const double accuracies[] = {0.5, 0.6, 0.9, 0.7};
   for (int e = 1; e <= 4; ++e)
-    run.commit(e, e, "c" + std::to_string(e), accuracies[e - 1], 1.0, e == 3);
+    run.commit(e, e, "c" + std::to_string(e), {{"val_accuracy", accuracies[e - 1]}});
   run.forget_after(2);  // resuming from epoch 2: epochs 3 and 4 will be redone
   ASSERT_EQ(run.checkpoints().size(), 2u);
   EXPECT_FALSE(fs::exists(dir / "r" / "epoch-0003.pt"));
@@ -69,6 +70,58 @@ TEST(RunDirectory, ForgetAfterRederivesBestAndLatest) {
   EXPECT_EQ(fs::read_symlink(dir / "r" / "latest.pt"), "epoch-0002.pt");
   RunDirectory reopened(dir / "r", 10);
   EXPECT_EQ(reopened.best()->filename(), "epoch-0002.pt");
+}
+
+TEST(RunDirectory, KeepsTheBestNByTheChosenMetricLowerLossIsBetter) {
+  TempDir dir;
+  RunDirectory run(dir / "r", RetentionPolicy{/*keep_last=*/1, /*keep_best=*/2, "val_loss"});
+  const double losses[] = {1.0, 0.5, 0.7, 0.9, 0.6};
+  for (int e = 1; e <= 5; ++e)
+    run.commit(e, e, "c" + std::to_string(e), {{"val_loss", losses[e - 1]}});
+  std::vector<int> kept;
+  for (const auto& r : run.checkpoints()) kept.push_back(r.epoch);
+  EXPECT_EQ(kept, (std::vector<int>{2, 5})) << "the 2 lowest losses (0.5, 0.6) and the last";
+  EXPECT_EQ(fs::read_symlink(dir / "r" / "best.pt"), "epoch-0002.pt");
+  EXPECT_EQ(fs::read_symlink(dir / "r" / "latest.pt"), "epoch-0005.pt");
+  for (int e : {1, 3, 4}) EXPECT_FALSE(fs::exists(dir / "r" / ("epoch-000" + std::to_string(e) + ".pt")));
+  RunDirectory reopened(dir / "r", RetentionPolicy{1, 2, "val_loss"});
+  EXPECT_DOUBLE_EQ(reopened.checkpoints().front().metric("val_loss"), 0.5);
+  EXPECT_FALSE(reopened.checkpoints().front().time.empty());
+}
+
+TEST(RunDirectory, EqualMetricsKeepTheEarlierBest) {
+  TempDir dir;
+  RunDirectory run(dir / "r", 5);
+  run.commit(1, 1, "a", {{"val_accuracy", 0.7}});
+  run.commit(2, 2, "b", {{"val_accuracy", 0.7}});
+  EXPECT_EQ(fs::read_symlink(dir / "r" / "best.pt"), "epoch-0001.pt");
+}
+
+TEST(RunDirectory, CommitStagedRenamesAVerifiedFileIntoPlace) {
+  TempDir dir;
+  RunDirectory run(dir / "r", 3);
+  const fs::path staged = run.staging_path("upload-1");
+  test::write_file(staged, "streamed bytes");
+  const std::string sha = sha256_file(staged);
+  run.commit_staged(4, 40, staged, 14, sha, {{"val_accuracy", 0.25}});
+  EXPECT_FALSE(fs::exists(staged));
+  EXPECT_EQ(test::read_file(dir / "r" / "latest.pt"), "streamed bytes");
+  EXPECT_TRUE(run.verify(dir / "r" / "epoch-0004.pt"));
+  ASSERT_NE(run.find_epoch(4), nullptr);
+  EXPECT_EQ(run.find_epoch(4)->step, 40);
+  EXPECT_EQ(run.find_epoch(3), nullptr);
+}
+
+TEST(RunDirectory, ReadMetricsDropsATornLastLine) {
+  TempDir dir;
+  RunDirectory run(dir / "r", 3);
+  run.append_metrics({{"epoch", 1}});
+  run.append_metrics({{"epoch", 2}});
+  {
+    std::ofstream out(dir / "r" / "metrics.jsonl", std::ios::app);
+    out << "{\"epoch\": 3, \"val_acc";  // a crash mid-append
+  }
+  EXPECT_EQ(run.read_metrics().size(), 2u);
 }
 
 TEST(RunDirectory, AbandonedTemporaryCheckpointsAreRemoved) {
@@ -81,7 +134,7 @@ TEST(RunDirectory, AbandonedTemporaryCheckpointsAreRemoved) {
 TEST(RunDirectory, ResolveCheckpoint) {
   TempDir dir;
   RunDirectory run(dir / "runs" / "a", 3);
-  run.commit(1, 1, "x", 0.5, 1.0, true);
+  run.commit(1, 1, "x", {{"val_accuracy", 0.5}});
   EXPECT_EQ(resolve_checkpoint((dir / "runs" / "a").string(), dir / "runs"),
             dir / "runs" / "a" / "latest.pt");
   EXPECT_EQ(resolve_checkpoint("a", dir / "runs"), dir / "runs" / "a" / "latest.pt");

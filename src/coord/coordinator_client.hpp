@@ -1,0 +1,73 @@
+#pragma once
+// A rank's link to the coordinator. Training never waits on it: every call queues
+// and returns, a background thread (its own io_context) connects, says Hello, sends
+// in order and collects acknowledgements. A dropped connection is reconnected with
+// exponential backoff (0.1 s doubling to 5 s), Hello is said again, and everything
+// not yet acknowledged is sent again (the server deduplicates; see protocol.hpp).
+// Checkpoints are streamed from the queued bytes in 1 MiB chunks beside training.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "coord/protocol.hpp"
+
+namespace fer::coord {
+
+struct ClientOptions {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 7070;
+  Hello hello;  // run, rank, world size, host, pid, config hash, token, resume, config
+  double heartbeat_seconds = 5;
+  double io_timeout_seconds = 30;  // a connect, or an acknowledgement awaited, that long: reconnect
+  double max_backoff_seconds = 5;
+};
+
+struct FlushResult {
+  bool complete = false;           // every queued message acknowledged
+  std::size_t unacknowledged = 0;  // what was still waiting at the deadline
+  std::string last_error;          // the last connection problem seen, if any
+};
+
+class CoordinatorClient {
+ public:
+  explicit CoordinatorClient(ClientOptions options);
+  ~CoordinatorClient();  // stops the thread; what is not acknowledged by then is lost
+  CoordinatorClient(const CoordinatorClient&) = delete;
+  CoordinatorClient& operator=(const CoordinatorClient&) = delete;
+
+  // The counts of one split and epoch on this rank (seq and rank are filled in).
+  void report_eval(EvalReport report);
+  // A serialised checkpoint; its SHA-256 is computed on the client thread.
+  void upload_checkpoint(int epoch, std::int64_t step, std::string bytes,
+                         const nlohmann::json& metrics);
+  // Progress shown on the status page; sent with the next heartbeat.
+  void progress(int epoch, std::int64_t step);
+  // The end of this rank's part: empty reason = finished normally; else aborted.
+  void end(const std::string& reason);
+
+  // Waits until everything queued so far is acknowledged, or `seconds` pass.
+  FlushResult flush(double seconds);
+  // Asks the coordinator (status | latest | best); throws std::runtime_error when no
+  // answer comes within `seconds`.
+  nlohmann::json query(const std::string& what, double seconds);
+  // Messages the coordinator refused (kRejected/kError) since the last call; each is
+  // "what: why". The trainer prints them.
+  std::vector<std::string> take_problems();
+  // Acknowledgement details of aggregated evaluations since the last call.
+  std::vector<nlohmann::json> take_aggregated();
+  bool connected() const;
+  // Waits until the Hello is acknowledged; false after `seconds` or when it was
+  // refused (take_problems() says why).
+  bool wait_connected(double seconds);
+  std::string last_error() const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace fer::coord

@@ -1,0 +1,123 @@
+#pragma once
+// One training run as the coordinator keeps it: its directory under checkpoints/
+// (checkpoint store, metrics.jsonl, manifest.json), the ranks that reported, the
+// evaluation sets being collected, and uploads in flight. Everything the service has
+// acknowledged is on disk before the acknowledgement leaves, so a coordinator killed
+// and restarted rebuilds the same state from the directory:
+//   coordinator.json     world size, state (running / finished / aborted), reason
+//   eval-reports.jsonl   journal of per-rank reports not yet aggregated (fsynced)
+//   metrics.jsonl        one aggregated line per (split, epoch) (fsynced)
+// No sockets here: the server feeds it decoded messages and sends back what it returns.
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "common/sha256.hpp"
+#include "coord/eval_aggregator.hpp"
+#include "coord/protocol.hpp"
+#include "train/run_directory.hpp"
+
+namespace fer::coord {
+
+struct RunOptions {
+  RetentionPolicy retention;
+  double eval_deadline_seconds = 300;  // a set still missing ranks after this is reported
+  std::vector<std::string> class_names;
+  bool quiet = false;  // no per-epoch summary lines on stdout
+};
+
+// A checkpoint arriving in chunks: written to a temporary file in the run directory
+// as it comes, hashed on the way, and committed only when its size and SHA-256 match.
+// Destroyed unfinished (connection dropped, bad chunk), it removes its file.
+class CheckpointUpload {
+ public:
+  CheckpointUpload(const CheckpointBegin& begin, std::filesystem::path staging,
+                   bool already_stored);
+  ~CheckpointUpload();
+  CheckpointUpload(const CheckpointUpload&) = delete;
+  CheckpointUpload& operator=(const CheckpointUpload&) = delete;
+
+  // Throws InputError for an out-of-order offset or more bytes than announced.
+  void write(const CheckpointChunk& chunk);
+  // Checks size and SHA-256 and flushes the file to disk; throws InputError naming
+  // what differs. Afterwards the staged file is the caller's (see staging()).
+  void finish();
+  const CheckpointBegin& begin() const { return begin_; }
+  const std::filesystem::path& staging() const { return staging_; }
+  bool already_stored() const { return already_stored_; }
+  void release() { committed_ = true; }
+
+ private:
+  CheckpointBegin begin_;
+  std::filesystem::path staging_;
+  bool already_stored_;
+  int fd_ = -1;
+  std::uint64_t received_ = 0;
+  Sha256 hash_;
+  bool committed_ = false;
+};
+
+class Run {
+ public:
+  // Opens (creating if needed) `dir` and restores what it holds. Takes an exclusive
+  // lock on the run: a second coordinator serving the same run fails here, naming it.
+  Run(std::filesystem::path dir, std::string id, int world_size, RunOptions options);
+  ~Run();
+  Run(const Run&) = delete;
+  Run& operator=(const Run&) = delete;
+
+  const std::string& id() const { return id_; }
+  int world_size() const { return aggregator_.world_size(); }
+
+  // Each returns the acknowledgement to send. InputError from here becomes a
+  // kRejected ack; other exceptions a kError ack (the caller logs them).
+  Ack hello(const Hello& hello, int connection);
+  void heartbeat(const Heartbeat& beat);
+  Ack report(const EvalReport& report);
+  std::unique_ptr<CheckpointUpload> begin_upload(const CheckpointBegin& begin);
+  Ack finish_upload(CheckpointUpload& upload);
+  Ack query(const Query& query) const;
+  Ack abort(const Abort& abort);
+  void disconnected(int rank, int connection);
+  // Logs each evaluation set still missing ranks past the deadline, once.
+  void check_deadlines();
+
+  nlohmann::json status() const;
+  std::size_t pending_reports() const { return aggregator_.pending_reports(); }
+
+ private:
+  struct RankInfo {
+    std::string host;
+    std::uint32_t pid = 0;
+    std::string config_hash;
+    int connection = -1;  // -1: not connected
+    SteadyClock::time_point last_seen{};
+    int epoch = 0;
+    std::int64_t step = 0;
+  };
+  void save_state();
+  void log(const std::string& line) const;
+  void warn(const std::string& line) const;  // even when quiet
+  void restore();
+  void forget_after(int epoch);
+  nlohmann::json checkpoint_json(const CheckpointRecord& r) const;
+
+  std::filesystem::path dir_;
+  std::string id_;
+  RunOptions options_;
+  int lock_fd_ = -1;
+  RunDirectory store_;
+  EvalAggregator aggregator_;
+  nlohmann::json metrics_ = nlohmann::json::array();  // metrics.jsonl, in memory for /status
+  std::map<int, RankInfo> ranks_;
+  std::string state_ = "running";
+  std::string abort_reason_;
+};
+
+}  // namespace fer::coord

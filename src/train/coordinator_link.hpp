@@ -1,0 +1,63 @@
+#pragma once
+// fer-train's side of the coordinator: rank 0 starts the embedded one (unless
+// coordinator.address names a fer-coordinator), every rank opens a client to it, and
+// the trainer hands over what the coordinator keeps — each rank's evaluation counts,
+// rank 0's checkpoints — without waiting for it. At the end every rank waits (up to
+// coordinator.flush_timeout_seconds) until all it sent is acknowledged, so when
+// fer-train exits, metrics.jsonl and the checkpoints are on disk. No LibTorch.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "config/train_config.hpp"
+#include "dist/process_group.hpp"
+
+namespace fer {
+namespace coord {
+class CoordinatorServer;
+class CoordinatorClient;
+}  // namespace coord
+
+class CoordinatorLink {
+ public:
+  // Collective: every rank of `group` calls it with the same arguments. `resume_epoch`
+  // is the epoch the run continues after (0 for a fresh start): the coordinator drops
+  // what it holds of later epochs. `say` prints a line on rank 0.
+  CoordinatorLink(const TrainConfig& config, const std::string& run, int resume_epoch,
+                  ProcessGroup& group, const std::function<void(const std::string&)>& say);
+  ~CoordinatorLink();  // without finish(): tells the coordinator the run stopped early
+  CoordinatorLink(const CoordinatorLink&) = delete;
+  CoordinatorLink& operator=(const CoordinatorLink&) = delete;
+
+  // This rank's counts of `split` after `epoch` (classes x classes, row-major);
+  // `extra` (rank 0) goes into the metrics line.
+  void report_eval(const std::string& split, int epoch, const std::vector<std::int64_t>& counts,
+                   int classes, double loss_sum, std::int64_t samples,
+                   const nlohmann::json& extra);
+  void upload_checkpoint(int epoch, std::int64_t step, std::string bytes,
+                         const nlohmann::json& metrics);
+  void progress(int epoch, std::int64_t step);
+  // Problems the coordinator reported since the last call, one line each.
+  std::vector<std::string> problems();
+  // Collective: waits for every rank's acknowledgements, then stops the embedded
+  // coordinator. Returns false (after saying why) when something was not acknowledged.
+  bool finish();
+
+  std::string describe() const { return description_; }
+
+ private:
+  ProcessGroup& group_;
+  std::function<void(const std::string&)> say_;
+  double flush_timeout_;
+  std::unique_ptr<coord::CoordinatorServer> embedded_;
+  std::unique_ptr<coord::CoordinatorClient> client_;
+  std::string description_;
+  bool finished_ = false;
+};
+
+}  // namespace fer
