@@ -40,4 +40,9 @@ config="${FER_CONFIG:-configs/tiny.yaml}"
 log "training $config on shards/$dataset, data-parallel (launch/train.sh: mpirun, 2 ranks on a CPU machine)"
 FER_BIN="$FER_BIN" bash "$FER_ROOT/launch/train.sh" -c "$config" --set "data.shards=shards/$dataset" "$@"
 
-log "done: shards/$dataset, and the run above under checkpoints/ (best.pt, metrics.jsonl)"
+# The run's coordinator (embedded in rank 0) summed both ranks' validation counts into
+# metrics.jsonl and stored the checkpoints; score the best one once more on its own.
+log "scoring the newest run's best.pt on val with fer-eval (the coordinator's figures, recomputed)"
+"$FER_BIN/fer-eval" --checkpoint best --checkpoints-dir checkpoints
+
+log "done: shards/$dataset, and the run above under checkpoints/ (best.pt, metrics.jsonl, manifest.json)"

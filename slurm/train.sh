@@ -15,6 +15,12 @@
 #   FER_ROOT    repository root (default: the directory sbatch was run from)
 #   FER_SHARDS  shard directory, passed as --set data.shards=...
 #   FER_LAUNCHER  auto (default: srun when it offers PMIx, else mpirun) | srun | mpirun
+#   FER_COORDINATOR  embedded (default: inside rank 0) | job: a fer-coordinator process
+#               started here, on the job's first node, before the ranks, with a fresh
+#               per-job token, stopped after them; its status page's address is logged
+#   FER_COORDINATOR_HTTP_PORT  that process's status page port (default 0: any free port)
+#   FER_COORDINATOR_ADDRESS    host:port of a coordinator that runs elsewhere (token in
+#               FER_COORD_TOKEN); the ranks report there
 # One task (rank) per GPU; each task gets --cpus-per-task cores, passed on as
 # --set train.threads=N and OMP_NUM_THREADS / OPENBLAS_NUM_THREADS. Arguments win
 # over these settings (a later --set overrides an earlier one). Relative paths in the
@@ -105,9 +111,53 @@ case "$launcher" in
     if [ -n "$threads" ]; then launch+=(-x OMP_NUM_THREADS -x OPENBLAS_NUM_THREADS); fi ;;
 esac
 
-# Coordinator (fer-coordinator, FER_COORDINATOR_BIN): a later stage of the project.
-# Once it exists it is started here, on the first node of the allocation, before the
-# ranks; until then there is nothing to start and this job trains without it.
+# Coordinator: embedded in rank 0 unless asked for otherwise. With FER_COORDINATOR=job
+# it runs as its own process here, on the batch host (the allocation's first node),
+# listening on every interface with a token only this job's ranks read (mode 600, in
+# the job's checkpoint tree), and it outlives a crashed rank: metrics and checkpoints
+# stay served. The checkpoints go where fer-train's checkpoint.dir says (default
+# checkpoints/ in the working directory); pass --set checkpoint.dir=... as usual.
+coordinator_pid=""
+stop_coordinator() {
+  if [ -n "$coordinator_pid" ]; then
+    kill "$coordinator_pid" 2>/dev/null || true
+    wait "$coordinator_pid" 2>/dev/null || true
+    coordinator_pid=""
+  fi
+}
+trap stop_coordinator EXIT
+if [ -n "${FER_COORDINATOR_ADDRESS:-}" ]; then
+  args=(--set "coordinator.address=$FER_COORDINATOR_ADDRESS" "${args[@]}")
+elif [ "${FER_COORDINATOR:-embedded}" = job ]; then
+  checkpoint_dir=checkpoints
+  for ((i = 0; i < ${#args[@]}; i++)); do
+    case "${args[$i]}" in checkpoint.dir=*) checkpoint_dir="${args[$i]#checkpoint.dir=}" ;; esac
+  done
+  mkdir -p "$checkpoint_dir"
+  token_file="$checkpoint_dir/.token-${SLURM_JOB_ID:-$$}"
+  (umask 077 && head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$token_file")
+  coordinator_log="$checkpoint_dir/.coordinator-${SLURM_JOB_ID:-$$}.log"
+  "$bin/fer-coordinator" --listen 0.0.0.0 --port 0 --http-port "${FER_COORDINATOR_HTTP_PORT:-0}" \
+    --checkpoints "$checkpoint_dir" --token-file "$token_file" >"$coordinator_log" 2>&1 &
+  coordinator_pid=$!
+  coordinator_port=""
+  for _ in $(seq 1 100); do
+    coordinator_port=$(sed -nE 's/^fer-coordinator: serving .* on [^ ]*:([0-9]+);.*/\1/p' "$coordinator_log" | head -1)
+    [ -n "$coordinator_port" ] && break
+    kill -0 "$coordinator_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if [ -z "$coordinator_port" ]; then
+    cat "$coordinator_log" >&2
+    echo "fer-train job: fer-coordinator did not start (log above)" >&2
+    exit 1
+  fi
+  coordinator_host=$(hostname)
+  http_port=$(sed -nE 's/.*status page http:\/\/[^:]*:([0-9]+)\/.*/\1/p' "$coordinator_log" | head -1)
+  echo "== coordinator: fer-coordinator pid $coordinator_pid on $coordinator_host:$coordinator_port${http_port:+, status page http://$coordinator_host:$http_port/} (log $coordinator_log)"
+  args=(--set "coordinator.address=$coordinator_host:$coordinator_port"
+        --set "coordinator.token_file=$(cd "$(dirname "$token_file")" && pwd)/$(basename "$token_file")" "${args[@]}")
+fi
 
 echo "== fer-train job ${SLURM_JOB_ID:-(not under Slurm)}: ${SLURM_JOB_NAME:-fer-train}"
 echo "== nodes: ${SLURM_JOB_NUM_NODES:-1} (${SLURM_JOB_NODELIST:-$(hostname -s)})"
@@ -119,5 +169,6 @@ echo "== started: $(date -Is)"
 
 rc=0
 "${command[@]}" || rc=$?
+stop_coordinator
 echo "== finished: $(date -Is), exit code $rc"
 exit "$rc"

@@ -648,6 +648,7 @@ TrainResult train(const TrainRequest& request) {
         optimizer->step();
         ++state.global_step;
         ++timed_steps;
+        coordinator.progress(epoch + 1, state.global_step);  // for the status page; no wait
       }
       optimizer_seconds += seconds_since(optimizer_start);
       loss_sum += loss.item<double>() * batch->size;

@@ -61,11 +61,12 @@ PY
 
 # 2. External fer-coordinator, killed and restarted mid-run.
 start_coordinator() {  # start_coordinator PORT HTTP_PORT: sets coordinator_pid, PORT, HTTP
-  "$FER_BIN/fer-coordinator" --port "$1" --http-port "$2" --checkpoints runs --keep-last 10 >>coordinator.log 2>&1 &
+  : >coordinator.log
+  "$FER_BIN/fer-coordinator" --port "$1" --http-port "$2" --checkpoints runs --keep-last 10 >coordinator.log 2>&1 &
   coordinator_pid=$!
   for _ in $(seq 1 100); do
     if line=$(grep "serving runs/ on" coordinator.log | tail -1) && [ -n "$line" ] && kill -0 "$coordinator_pid"; then
-      PORT=$(sed -E 's/.*127\.0\.0\.1:([0-9]+);.*/\1/' <<<"$line")
+      PORT=$(sed -E 's/.* on 127\.0\.0\.1:([0-9]+).*/\1/' <<<"$line")
       HTTP=$(sed -E 's/.*http:\/\/127\.0\.0\.1:([0-9]+)\/.*/\1/' <<<"$line")
       return 0
     fi
@@ -87,7 +88,6 @@ kill -9 "$coordinator_pid"
 wait "$coordinator_pid" 2>/dev/null || true
 echo "killed fer-coordinator after $(lines_of runs/external/metrics.jsonl) epoch(s); restarting it on port $PORT"
 sleep 1
-> coordinator.log
 start_coordinator "$PORT" "$HTTP"
 grep -q "restored run external" coordinator.log || { cat coordinator.log; fail "the restarted coordinator did not reopen the run"; }
 timeout 300 tail --pid="$job" -f /dev/null || { kill "$job"; fail "training did not end after the coordinator restart"; }

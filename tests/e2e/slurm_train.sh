@@ -57,6 +57,20 @@ for f in latest.pt best.pt manifest.json; do
 done
 echo "training job $job: ok"
 
+# 1b. The same with the coordinator as a process of the job (FER_COORDINATOR=job): it
+#     starts on the batch host before the ranks, keeps the run, and is gone afterwards.
+submit coordinated --ntasks=2 --ntasks-per-node=2 --cpus-per-task=1 \
+  --export=ALL,FER_COORDINATOR=job slurm/train.sh --set train.epochs=2 \
+  --set data.shards="$WORK/shards/synth" --set checkpoint.dir="$WORK/runs" --run slurm-coord
+[ "$rc" = 0 ] || fail_job "the job with its own fer-coordinator returned $rc (log above)"
+grep -q "^== coordinator: fer-coordinator pid" "$log" || fail_job "no coordinator line in $log"
+grep -q "coordinator: fer-coordinator at .*:[0-9]*$" "$log" || fail_job "fer-train did not use the job's coordinator"
+python3 -c 'import json,sys; l=[json.loads(x) for x in open(sys.argv[1])]; sys.exit(0 if [x["epoch"] for x in l]==[1,2] and all(x["ranks"]==2 for x in l) else 1)' \
+  runs/slurm-coord/metrics.jsonl || fail_job "the job's coordinator did not aggregate both ranks' epochs"
+coordinator_pid=$(sed -nE 's/^== coordinator: fer-coordinator pid ([0-9]+) .*/\1/p' "$log")
+! kill -0 "$coordinator_pid" 2>/dev/null || fail_job "the job's fer-coordinator ($coordinator_pid) outlived the job"
+echo "training job $job with its own coordinator: ok"
+
 # 2. A job whose fer-train fails (unknown key: exit 2) fails sbatch --wait.
 submit bad --ntasks=1 --cpus-per-task=1 slurm/train.sh --set optim.lrr=1
 [ "$rc" != 0 ] || fail_job "sbatch --wait returned 0 for the failing job $job"
