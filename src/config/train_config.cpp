@@ -542,7 +542,7 @@ std::vector<Field> build_registry() {
       .add("port", &CoordinatorConfig::port, "embedded: TCP port (0: any free port)",
            closed(0, 65535))
       .add("http_port", &CoordinatorConfig::http_port,
-           "embedded: status page port (-1: off, 0: any free port, printed at start)",
+           "embedded: status page port on 127.0.0.1 (0: any free port, printed at start; -1: off)",
            closed(-1, 65535))
       .add("connect_timeout_seconds", &CoordinatorConfig::connect_timeout_seconds,
            "rank 0 must reach the coordinator within this at start", above(0))

@@ -106,7 +106,7 @@ struct CoordinatorConfig {
   std::string token_file;           // shared secret ("": FER_COORD_TOKEN, if set)
   std::string listen = "auto";      // embedded: auto (loopback on one node) | an address
   int port = 0;                     // embedded: 0 any free port
-  int http_port = -1;               // embedded status page: -1 off, 0 any free port
+  int http_port = 0;                // embedded status page: 0 any free port (printed), -1 off
   double connect_timeout_seconds = 60;   // rank 0 must reach it at start within this
   double flush_timeout_seconds = 300;    // at the end: wait this long for acknowledgements
   double eval_deadline_seconds = 300;    // a rank's missing eval report is reported after this

@@ -64,7 +64,7 @@ CoordinatorLink::CoordinatorLink(const TrainConfig& config, const std::string& r
         options.run.retention = {config.checkpoint.keep_last, config.checkpoint.keep_best,
                                  config.checkpoint.best_metric};
         options.run.eval_deadline_seconds = c.eval_deadline_seconds;
-        options.run.quiet = true;  // the trainer prints each epoch; warnings still show
+        options.quiet = options.run.quiet = true;  // the trainer prints each epoch; warnings show
         embedded_ = std::make_unique<coord::CoordinatorServer>(options);
         embedded_->start_in_thread();
         host = coord::is_loopback_address(options.listen_address) ? std::string("127.0.0.1")
