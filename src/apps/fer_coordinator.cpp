@@ -26,7 +26,8 @@ int main(int argc, char** argv) {
   options.http_port = 7071;
   app.add_option("--listen", options.listen_address,
                  "Address for ranks (default 127.0.0.1; any other needs a token)");
-  app.add_option("--port", port, "TCP port for ranks (0: any free port)")->check(CLI::Range(0, 65535));
+  app.add_option("--port", port, "TCP port for ranks (0: any free port)")
+      ->check(CLI::Range(0, 65535));
   app.add_option("--http-port", options.http_port,
                  "Status page port (default 7071; -1: off; 0: any free port)")
       ->check(CLI::Range(-1, 65535));

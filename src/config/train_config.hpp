@@ -93,23 +93,23 @@ struct TrainLoopConfig {
 };
 
 struct CheckpointConfig {
-  std::string dir = "checkpoints";  // runs go to <dir>/<run>/
-  int keep_last = 3;                // the most recent epoch checkpoints kept
-  int keep_best = 1;                // and the best ones by best_metric
+  std::string dir = "checkpoints";           // runs go to <dir>/<run>/
+  int keep_last = 3;                         // the most recent epoch checkpoints kept
+  int keep_best = 1;                         // and the best ones by best_metric
   std::string best_metric = "val_accuracy";  // val_accuracy | val_macro_f1 | val_loss
   int every_epochs = 1;
 };
 
 // Where the job's metrics and checkpoints go: the coordinator service (src/coord).
 struct CoordinatorConfig {
-  std::string address;  // "": embedded in rank 0; else host:port of a fer-coordinator
-  std::string token_file;           // shared secret ("": FER_COORD_TOKEN, if set)
-  std::string listen = "auto";      // embedded: auto (loopback on one node) | an address
-  int port = 0;                     // embedded: 0 any free port
-  int http_port = 0;                // embedded status page: 0 any free port (printed), -1 off
-  double connect_timeout_seconds = 60;   // rank 0 must reach it at start within this
-  double flush_timeout_seconds = 300;    // at the end: wait this long for acknowledgements
-  double eval_deadline_seconds = 300;    // a rank's missing eval report is reported after this
+  std::string address;          // "": embedded in rank 0; else host:port of a fer-coordinator
+  std::string token_file;       // shared secret ("": FER_COORD_TOKEN, if set)
+  std::string listen = "auto";  // embedded: auto (loopback on one node) | an address
+  int port = 0;                 // embedded: 0 any free port
+  int http_port = 0;            // embedded status page: 0 any free port (printed), -1 off
+  double connect_timeout_seconds = 60;  // rank 0 must reach it at start within this
+  double flush_timeout_seconds = 300;   // at the end: wait this long for acknowledgements
+  double eval_deadline_seconds = 300;   // a rank's missing eval report is reported after this
 };
 
 struct DistConfig {

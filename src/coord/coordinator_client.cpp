@@ -29,10 +29,10 @@ std::chrono::milliseconds millis(double seconds) {
 struct CoordinatorClient::Impl {
   struct Outgoing {
     std::uint64_t seq = 0;
-    std::string what;                      // for messages about a refusal
-    std::string frame;                     // a small message, encoded
-    std::shared_ptr<std::string> bytes;    // an upload: the checkpoint
-    CheckpointBegin begin;                 // an upload: its header (sha256 filled in lazily)
+    std::string what;                            // for messages about a refusal
+    std::string frame;                           // a small message, encoded
+    std::shared_ptr<std::string> bytes;          // an upload: the checkpoint
+    CheckpointBegin begin;                       // an upload: its header (sha256 filled in lazily)
     std::shared_ptr<std::promise<json>> answer;  // a query
   };
   enum class State { kDisconnected, kConnecting, kHelloSent, kReady, kFailed };
@@ -132,15 +132,15 @@ struct CoordinatorClient::Impl {
         resolver.resolve(options.host, std::to_string(options.port), resolve_error);
     if (resolve_error)
       return drop("cannot resolve " + options.host + ": " + resolve_error.message());
-    asio::async_connect(socket, endpoints,
-                        [self = this, generation](boost::system::error_code ec,
-                                                                const tcp::endpoint&) {
-                          if (generation != self->connection_generation) return;
-                          if (ec) return self->drop("cannot connect to " + self->options.host +
-                                                    ":" + std::to_string(self->options.port) +
-                                                    ": " + ec.message());
-                          self->on_connected();
-                        });
+    asio::async_connect(
+        socket, endpoints,
+        [self = this, generation](boost::system::error_code ec, const tcp::endpoint&) {
+          if (generation != self->connection_generation) return;
+          if (ec)
+            return self->drop("cannot connect to " + self->options.host + ":" +
+                              std::to_string(self->options.port) + ": " + ec.message());
+          self->on_connected();
+        });
   }
 
   void on_connected() {
@@ -220,7 +220,8 @@ struct CoordinatorClient::Impl {
       phase = 1;
       offset = 0;
     } else if (phase == 1 && offset < out.bytes->size()) {
-      const std::size_t n = std::min<std::size_t>(kCheckpointChunkBytes, out.bytes->size() - offset);
+      const std::size_t n =
+          std::min<std::size_t>(kCheckpointChunkBytes, out.bytes->size() - offset);
       encode_into(CheckpointChunk{out.begin.upload_id, offset,
                                   std::string_view(out.bytes->data() + offset, n)},
                   write_buffer);
@@ -243,8 +244,7 @@ struct CoordinatorClient::Impl {
   void write_current() {
     const std::uint64_t generation = connection_generation;
     asio::async_write(socket, asio::buffer(write_buffer),
-                      [self = this, generation](boost::system::error_code ec,
-                                                              std::size_t) {
+                      [self = this, generation](boost::system::error_code ec, std::size_t) {
                         if (generation != self->connection_generation) return;
                         if (ec) return self->drop("send failed: " + ec.message());
                         self->last_progress = Clock::now();
@@ -255,29 +255,26 @@ struct CoordinatorClient::Impl {
 
   void read_header() {
     const std::uint64_t generation = connection_generation;
-    asio::async_read(socket, asio::buffer(header),
-                     [self = this, generation](boost::system::error_code ec,
-                                                             std::size_t) {
-                       if (generation != self->connection_generation) return;
-                       if (ec) return self->drop("connection lost: " + ec.message());
-                       FrameHeader h;
-                       try {
-                         h = decode_header(self->header.data());
-                       } catch (const ProtocolError& e) {
-                         return self->drop(std::string("bad frame from the coordinator: ") +
-                                           e.what());
-                       }
-                       self->payload.resize(h.payload_length);
-                       asio::async_read(
-                           self->socket, asio::buffer(self->payload),
-                           [self, generation, h](boost::system::error_code read_error,
-                                                 std::size_t) {
-                             if (generation != self->connection_generation) return;
-                             if (read_error)
-                               return self->drop("connection lost: " + read_error.message());
-                             self->on_frame(h);
-                           });
-                     });
+    asio::async_read(
+        socket, asio::buffer(header),
+        [self = this, generation](boost::system::error_code ec, std::size_t) {
+          if (generation != self->connection_generation) return;
+          if (ec) return self->drop("connection lost: " + ec.message());
+          FrameHeader h;
+          try {
+            h = decode_header(self->header.data());
+          } catch (const ProtocolError& e) {
+            return self->drop(std::string("bad frame from the coordinator: ") + e.what());
+          }
+          self->payload.resize(h.payload_length);
+          asio::async_read(
+              self->socket, asio::buffer(self->payload),
+              [self, generation, h](boost::system::error_code read_error, std::size_t) {
+                if (generation != self->connection_generation) return;
+                if (read_error) return self->drop("connection lost: " + read_error.message());
+                self->on_frame(h);
+              });
+        });
   }
 
   void on_frame(const FrameHeader& h) {
@@ -420,12 +417,12 @@ void CoordinatorClient::end(const std::string& reason) {
 FlushResult CoordinatorClient::flush(double seconds) {
   std::unique_lock<std::mutex> lock(impl_->mutex);
   const std::uint64_t target = impl_->queued_total;
-  impl_->changed.wait_for(lock, millis(seconds), [&] {
-    return impl_->finished_total >= target || impl_->failed;
-  });
+  impl_->changed.wait_for(lock, millis(seconds),
+                          [&] { return impl_->finished_total >= target || impl_->failed; });
   FlushResult result;
   result.complete = impl_->finished_total >= target;
-  result.unacknowledged = static_cast<std::size_t>(target - std::min(target, impl_->finished_total));
+  result.unacknowledged =
+      static_cast<std::size_t>(target - std::min(target, impl_->finished_total));
   result.last_error = impl_->last_error;
   return result;
 }

@@ -22,7 +22,9 @@ struct ClientOptions {
   std::uint16_t port = 7070;
   Hello hello;  // run, rank, world size, host, pid, config hash, token, resume, config
   double heartbeat_seconds = 5;
-  double io_timeout_seconds = 30;  // a connect, or an acknowledgement awaited, that long: reconnect
+  // No progress (connect, send, acknowledgement) for this long: reconnect. Generous,
+  // because the server fsyncs a large checkpoint before it answers.
+  double io_timeout_seconds = 120;
   double max_backoff_seconds = 5;
 };
 

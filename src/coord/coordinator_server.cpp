@@ -4,13 +4,16 @@
 #include <sys/stat.h>
 
 #include <boost/asio.hpp>
+#include <condition_variable>
 #include <csignal>
 #include <cstdlib>
 #include <deque>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <iostream>
 #include <map>
+#include <mutex>
 
 #include "common/error.hpp"
 #include "common/sha256.hpp"
@@ -69,6 +72,49 @@ tcp::endpoint endpoint_for(const std::string& address, std::uint16_t port, const
 
 class Session;
 
+// One thread for slow disk work (the fsync of a whole checkpoint) so that the network
+// thread keeps serving every other rank meanwhile. Jobs run in order; each one's
+// completion is posted back to the io_context.
+class DiskWorker {
+ public:
+  DiskWorker() : thread_([this] { loop(); }) {}
+  ~DiskWorker() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+  void run(std::function<void()> job) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      jobs_.push_back(std::move(job));
+    }
+    wake_.notify_all();
+  }
+
+ private:
+  void loop() {
+    while (true) {
+      std::function<void()> job;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
+        if (jobs_.empty()) return;  // stopping, nothing left
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      job();
+    }
+  }
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<std::function<void()>> jobs_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
 struct CoordinatorServer::Impl : std::enable_shared_from_this<CoordinatorServer::Impl> {
   CoordinatorOptions options;
   asio::io_context io;
@@ -81,6 +127,11 @@ struct CoordinatorServer::Impl : std::enable_shared_from_this<CoordinatorServer:
   SteadyClock::time_point started = SteadyClock::now();
   std::uint64_t frames_received = 0, frames_refused = 0, reports_received = 0, bytes_ingested = 0;
   bool stopped = false;
+  // Group commit: acknowledgements of journaled reports, sent after one fdatasync per
+  // run for everything that arrived meanwhile (posted once, runs after the ready reads).
+  std::vector<std::pair<std::weak_ptr<Session>, Ack>> awaiting_sync;
+  bool sync_posted = false;
+  DiskWorker disk;  // last member: joined first, before the io_context goes away
 
   void log(const std::string& line) const {
     if (!options.quiet) std::cout << "fer-coordinator: " << line << std::endl;
@@ -91,6 +142,8 @@ struct CoordinatorServer::Impl : std::enable_shared_from_this<CoordinatorServer:
   }
   void accept();
   void schedule_tick();
+  void acknowledge_when_durable(const std::shared_ptr<Session>& session, Run& run, Ack ack);
+  void sync_journals();
   Run& open_run(const Hello& hello);
   json status() const;
   void restore_runs();
@@ -115,11 +168,11 @@ class Session : public std::enable_shared_from_this<Session> {
   void close(const std::string& reason) {
     if (closed_) return;
     closed_ = true;
-    if (!reason.empty()) server_.log("connection " + std::to_string(id_) + " from " + peer_ +
-                                     (run_ ? " (run " + run_->id() + " rank " +
-                                                 std::to_string(rank_) + ")"
-                                           : std::string()) +
-                                     " closed: " + reason);
+    if (!reason.empty())
+      server_.log(
+          "connection " + std::to_string(id_) + " from " + peer_ +
+          (run_ ? " (run " + run_->id() + " rank " + std::to_string(rank_) + ")" : std::string()) +
+          " closed: " + reason);
     boost::system::error_code ec;
     socket_.shutdown(tcp::socket::shutdown_both, ec);
     socket_.close(ec);
@@ -131,8 +184,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   void arm_deadline() {
-    deadline_.expires_after(std::chrono::milliseconds(
-        static_cast<long>(server_.options.idle_timeout_seconds * 1000)));
+    deadline_.expires_after(
+        std::chrono::milliseconds(static_cast<long>(server_.options.idle_timeout_seconds * 1000)));
     deadline_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
       if (!ec)
         self->close("silent for " +
@@ -160,9 +213,9 @@ class Session : public std::enable_shared_from_this<Session> {
     if (payload_.size() < h.payload_length) payload_.resize(h.payload_length);
     asio::async_read(socket_, asio::buffer(payload_.data(), h.payload_length),
                      [self = shared_from_this(), h](boost::system::error_code ec, std::size_t) {
-                       if (ec) return self->close("truncated " +
-                                                  std::string(message_type_name(h.type)) +
-                                                  " frame: " + ec.message());
+                       if (ec)
+                         return self->close("truncated " + std::string(message_type_name(h.type)) +
+                                            " frame: " + ec.message());
                        self->on_payload(h);
                      });
   }
@@ -204,21 +257,29 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (ack.status != AckStatus::kOk)
       server_.warn((run_ ? run_->id() + " rank " + std::to_string(rank_) + ": " : std::string()) +
-                  (ack.status == AckStatus::kRejected ? "rejected: " : "failed: ") + ack.message);
+                   (ack.status == AckStatus::kRejected ? "rejected: " : "failed: ") + ack.message);
     return ack;
   }
+
+ public:
+  // Queues an acknowledgement (written in order, one write at a time).
   void send(const Ack& ack) {
+    if (closed_) return;
     const bool idle = outbox_.empty();
     outbox_.push_back(encode(ack));
     if (idle) write_next();
   }
+
+ private:
   void write_next() {
     asio::async_write(socket_, asio::buffer(outbox_.front()),
                       [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
                         if (ec) return self->close(ec.message());
                         self->outbox_.pop_front();
-                        if (!self->outbox_.empty()) self->write_next();
-                        else if (self->close_after_write_) self->close(self->close_reason_);
+                        if (!self->outbox_.empty())
+                          self->write_next();
+                        else if (self->close_after_write_)
+                          self->close(self->close_reason_);
                       });
   }
   void close_after_sending(const std::string& reason) {
@@ -257,7 +318,8 @@ class Session : public std::enable_shared_from_this<Session> {
   }
   void handle(EvalReport& report) {
     ++server_.reports_received;
-    answer(report.seq, [&] { return run_->report(report); });
+    Ack ack = attempt(report.seq, [&] { return run_->report(report); });
+    server_.acknowledge_when_durable(shared_from_this(), *run_, std::move(ack));
   }
   void handle(CheckpointBegin& begin) {
     // Acknowledged after End; here only a refusal is answered (its chunks are dropped).
@@ -281,10 +343,33 @@ class Session : public std::enable_shared_from_this<Session> {
   }
   void handle(CheckpointEnd& end) {
     if (!upload_ || upload_->begin().upload_id != end.upload_id) return;
-    auto upload = std::move(upload_);
-    const Ack ack = attempt(upload->begin().seq, [&] { return run_->finish_upload(*upload); });
-    upload.reset();  // a refused upload's file is gone before the answer leaves
-    send(ack);
+    std::shared_ptr<CheckpointUpload> upload = std::move(upload_);
+    const std::uint64_t seq = upload->begin().seq;
+    try {
+      upload->verify();
+    } catch (const std::exception&) {
+      const Ack refused = attempt(seq, []() -> Ack { throw; });
+      upload.reset();  // a refused upload's file is gone before the answer leaves
+      return send(refused);
+    }
+    // The fsync of the whole file happens on the disk thread; the commit (rename,
+    // manifest, pointers) back here, where the run's state lives.
+    server_.disk.run([self = shared_from_this(), upload, run = run_, seq] {
+      std::exception_ptr failure;
+      try {
+        upload->flush_to_disk();
+      } catch (...) {
+        failure = std::current_exception();
+      }
+      asio::post(self->server_.io, [self, upload, run, seq, failure]() mutable {
+        const Ack ack = self->attempt(seq, [&] {
+          if (failure) std::rethrow_exception(failure);
+          return run->finish_upload(*upload);
+        });
+        upload.reset();
+        self->send(ack);
+      });
+    });
   }
   void handle(Query& query) {
     answer(query.seq, [&] { return run_->query(query); });
@@ -312,8 +397,7 @@ class Session : public std::enable_shared_from_this<Session> {
 void CoordinatorServer::Impl::accept() {
   // `this`, not a shared pointer: handlers live in `io`, a member, and must not keep
   // the service (and its runs' locks) alive after the server object is gone.
-  acceptor.async_accept([self = this](boost::system::error_code ec,
-                                                    tcp::socket socket) {
+  acceptor.async_accept([self = this](boost::system::error_code ec, tcp::socket socket) {
     if (ec) {
       if (ec != asio::error::operation_aborted && !self->stopped) {
         self->log("accept failed: " + ec.message());
@@ -327,6 +411,32 @@ void CoordinatorServer::Impl::accept() {
     session->start();
     self->accept();
   });
+}
+
+void CoordinatorServer::Impl::acknowledge_when_durable(const std::shared_ptr<Session>& session,
+                                                       Run& run, Ack ack) {
+  if (!run.journal_needs_sync()) return session->send(ack);
+  awaiting_sync.emplace_back(session, std::move(ack));
+  if (sync_posted) return;
+  sync_posted = true;
+  asio::post(io, [self = this] { self->sync_journals(); });
+}
+
+void CoordinatorServer::Impl::sync_journals() {
+  sync_posted = false;
+  for (auto& [id, run] : runs) {
+    try {
+      run->sync_journal();
+    } catch (const std::exception& e) {
+      warn(e.what());  // their reports stay unacknowledged: the clients resend them
+      for (auto& [session, ack] : awaiting_sync)
+        if (ack.status == AckStatus::kOk) ack = {ack.seq, AckStatus::kError, e.what(), ""};
+    }
+  }
+  auto ready = std::move(awaiting_sync);
+  awaiting_sync.clear();
+  for (auto& [weak, ack] : ready)
+    if (auto session = weak.lock()) session->send(ack);
 }
 
 void CoordinatorServer::Impl::schedule_tick() {
@@ -397,8 +507,7 @@ void CoordinatorServer::Impl::shutdown() {
   io.stop();
 }
 
-CoordinatorServer::CoordinatorServer(CoordinatorOptions options)
-    : impl_(std::make_shared<Impl>()) {
+CoordinatorServer::CoordinatorServer(CoordinatorOptions options) : impl_(std::make_shared<Impl>()) {
   Impl& s = *impl_;
   s.options = std::move(options);
   if (s.options.run.class_names.empty())
@@ -442,16 +551,22 @@ CoordinatorServer::CoordinatorServer(CoordinatorOptions options)
   s.schedule_tick();
 }
 
-CoordinatorServer::~CoordinatorServer() { stop(); }
+CoordinatorServer::~CoordinatorServer() {
+  stop();
+}
 
 std::uint16_t CoordinatorServer::port() const {
   boost::system::error_code ec;
   return impl_->acceptor.local_endpoint(ec).port();
 }
 
-int CoordinatorServer::http_port() const { return impl_->http ? impl_->http->port() : -1; }
+int CoordinatorServer::http_port() const {
+  return impl_->http ? impl_->http->port() : -1;
+}
 
-void CoordinatorServer::run() { impl_->io.run(); }
+void CoordinatorServer::run() {
+  impl_->io.run();
+}
 
 void CoordinatorServer::run_until_signal() {
   asio::signal_set signals(impl_->io, SIGINT, SIGTERM);

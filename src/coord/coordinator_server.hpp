@@ -23,9 +23,9 @@ struct CoordinatorOptions {
   int http_port = -1;                        // -1: no status page; 0: any free port
   std::string http_address = "127.0.0.1";
   std::filesystem::path checkpoints_dir = "checkpoints";
-  std::string token;                   // shared secret Hello must carry ("" on loopback: none)
-  double idle_timeout_seconds = 120;   // a connection silent this long is closed
-  bool restore_running_runs = true;    // reopen runs left "running" by a previous process
+  std::string token;                  // shared secret Hello must carry ("" on loopback: none)
+  double idle_timeout_seconds = 120;  // a connection silent this long is closed
+  bool restore_running_runs = true;   // reopen runs left "running" by a previous process
   RunOptions run;
   bool quiet = false;
 };
@@ -49,10 +49,10 @@ class CoordinatorServer {
   std::uint16_t port() const;
   int http_port() const;  // -1 when off
 
-  void run();              // serves on the calling thread until stop()
+  void run();               // serves on the calling thread until stop()
   void run_until_signal();  // the same, and SIGINT or SIGTERM stop it cleanly
-  void start_in_thread();  // serves on a thread of its own
-  void stop();             // from any thread; returns once serving has ended
+  void start_in_thread();   // serves on a thread of its own
+  void stop();              // from any thread; returns once serving has ended
 
   // The /status document (call from any thread: it is built on the service thread).
   nlohmann::json status();

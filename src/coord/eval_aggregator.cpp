@@ -30,8 +30,8 @@ json metrics_line(const EvalSummary& s, const std::vector<std::string>& class_na
   std::int64_t support_total = 0;
   for (int c = 0; c < m.classes(); ++c) {
     const ClassMetrics cm = m.class_metrics(c);
-    const std::string name = c < static_cast<int>(class_names.size()) ? class_names[c]
-                                                                       : std::to_string(c);
+    const std::string name =
+        c < static_cast<int>(class_names.size()) ? class_names[c] : std::to_string(c);
     per_class.push_back({{"class", name},
                          {"precision", cm.precision},
                          {"recall", cm.recall},
@@ -59,14 +59,13 @@ json metrics_line(const EvalSummary& s, const std::vector<std::string>& class_na
   return line;
 }
 
-EvalAggregator::Result EvalAggregator::add(const EvalReport& report,
-                                           SteadyClock::time_point now) {
+EvalAggregator::Result EvalAggregator::add(const EvalReport& report, SteadyClock::time_point now) {
   if (report.rank >= static_cast<std::uint32_t>(world_size_))
     throw InputError(where(report) + ": rank outside this run's world of " +
                      std::to_string(world_size_));
   if (report.classes == 0 || report.counts.size() != std::size_t(report.classes) * report.classes)
-    throw InputError(where(report) + ": " + std::to_string(report.counts.size()) +
-                     " counts for " + std::to_string(report.classes) + " classes");
+    throw InputError(where(report) + ": " + std::to_string(report.counts.size()) + " counts for " +
+                     std::to_string(report.classes) + " classes");
   if (report.epoch < 0) throw InputError(where(report) + ": negative epoch");
   if (report.split.empty() || report.split.size() > 32)
     throw InputError(where(report) + ": split name must have 1..32 characters");
@@ -76,9 +75,9 @@ EvalAggregator::Result EvalAggregator::add(const EvalReport& report,
   Partial& partial = it->second;
   if (fresh) partial.first_report = now;
   if (!partial.reports.empty() && partial.reports.begin()->second.classes != report.classes)
-    throw InputError(where(report) + ": " + std::to_string(report.classes) +
-                     " classes, rank " + std::to_string(partial.reports.begin()->first) +
-                     " reported " + std::to_string(partial.reports.begin()->second.classes));
+    throw InputError(where(report) + ": " + std::to_string(report.classes) + " classes, rank " +
+                     std::to_string(partial.reports.begin()->first) + " reported " +
+                     std::to_string(partial.reports.begin()->second.classes));
   if (const auto known = partial.reports.find(static_cast<int>(report.rank));
       known != partial.reports.end()) {
     if (same_report(known->second, report)) return {Outcome::kDuplicate, std::nullopt};
@@ -133,7 +132,10 @@ void EvalAggregator::set_world_size(int world_size) {
 
 PendingEval EvalAggregator::describe(const Key& key, const Partial& partial,
                                      SteadyClock::time_point now) const {
-  PendingEval p{key.split, key.epoch, {}, {},
+  PendingEval p{key.split,
+                key.epoch,
+                {},
+                {},
                 std::chrono::duration<double>(now - partial.first_report).count()};
   for (int r = 0; r < world_size_; ++r)
     (partial.reports.count(r) ? p.reported_ranks : p.missing_ranks).push_back(r);

@@ -87,7 +87,9 @@ class EvalAggregator {
   struct Key {
     std::string split;
     int epoch;
-    bool operator<(const Key& o) const { return std::tie(epoch, split) < std::tie(o.epoch, o.split); }
+    bool operator<(const Key& o) const {
+      return std::tie(epoch, split) < std::tie(o.epoch, o.split);
+    }
   };
   struct Partial {
     SteadyClock::time_point first_report;

@@ -27,8 +27,7 @@ void fields(Io& io, EvalReport& m) {
 }
 template <class Io>
 void fields(Io& io, CheckpointBegin& m) {
-  io(m.seq), io(m.upload_id), io(m.epoch), io(m.step), io(m.size), io(m.sha256),
-      io(m.metrics_json);
+  io(m.seq), io(m.upload_id), io(m.epoch), io(m.step), io(m.size), io(m.sha256), io(m.metrics_json);
 }
 template <class Io>
 void fields(Io& io, CheckpointChunk& m) {
@@ -56,7 +55,8 @@ void put_le(std::string& out, T value) {
   using U = std::make_unsigned_t<T>;
   auto bits = static_cast<U>(value);
   char bytes[sizeof(T)];
-  for (std::size_t i = 0; i < sizeof(T); ++i) bytes[i] = static_cast<char>((bits >> (8 * i)) & 0xff);
+  for (std::size_t i = 0; i < sizeof(T); ++i)
+    bytes[i] = static_cast<char>((bits >> (8 * i)) & 0xff);
   out.append(bytes, sizeof(T));
 }
 
@@ -145,23 +145,41 @@ struct Reader {
 template <class M>
 constexpr MessageType type_for();
 template <>
-constexpr MessageType type_for<Hello>() { return MessageType::kHello; }
+constexpr MessageType type_for<Hello>() {
+  return MessageType::kHello;
+}
 template <>
-constexpr MessageType type_for<Heartbeat>() { return MessageType::kHeartbeat; }
+constexpr MessageType type_for<Heartbeat>() {
+  return MessageType::kHeartbeat;
+}
 template <>
-constexpr MessageType type_for<EvalReport>() { return MessageType::kEvalReport; }
+constexpr MessageType type_for<EvalReport>() {
+  return MessageType::kEvalReport;
+}
 template <>
-constexpr MessageType type_for<CheckpointBegin>() { return MessageType::kCheckpointBegin; }
+constexpr MessageType type_for<CheckpointBegin>() {
+  return MessageType::kCheckpointBegin;
+}
 template <>
-constexpr MessageType type_for<CheckpointChunk>() { return MessageType::kCheckpointChunk; }
+constexpr MessageType type_for<CheckpointChunk>() {
+  return MessageType::kCheckpointChunk;
+}
 template <>
-constexpr MessageType type_for<CheckpointEnd>() { return MessageType::kCheckpointEnd; }
+constexpr MessageType type_for<CheckpointEnd>() {
+  return MessageType::kCheckpointEnd;
+}
 template <>
-constexpr MessageType type_for<Query>() { return MessageType::kQuery; }
+constexpr MessageType type_for<Query>() {
+  return MessageType::kQuery;
+}
 template <>
-constexpr MessageType type_for<Abort>() { return MessageType::kAbort; }
+constexpr MessageType type_for<Abort>() {
+  return MessageType::kAbort;
+}
 template <>
-constexpr MessageType type_for<Ack>() { return MessageType::kAck; }
+constexpr MessageType type_for<Ack>() {
+  return MessageType::kAck;
+}
 
 template <class M>
 Message read_as(std::string_view payload) {
@@ -174,10 +192,10 @@ Message read_as(std::string_view payload) {
   if constexpr (std::is_same_v<M, EvalReport>) {
     if (message.classes == 0 || message.classes > kMaxClasses ||
         message.counts.size() != std::size_t(message.classes) * message.classes)
-      throw ProtocolError("EvalReport: " + std::to_string(message.counts.size()) +
-                          " counts for " + std::to_string(message.classes) +
-                          " classes (expected classes², classes 1.." +
-                          std::to_string(kMaxClasses) + ")");
+      throw ProtocolError("EvalReport: " + std::to_string(message.counts.size()) + " counts for " +
+                          std::to_string(message.classes) +
+                          " classes (expected classes², classes 1.." + std::to_string(kMaxClasses) +
+                          ")");
   }
   return message;
 }
@@ -186,15 +204,24 @@ Message read_as(std::string_view payload) {
 
 const char* message_type_name(MessageType type) {
   switch (type) {
-    case MessageType::kHello: return "Hello";
-    case MessageType::kHeartbeat: return "Heartbeat";
-    case MessageType::kEvalReport: return "EvalReport";
-    case MessageType::kCheckpointBegin: return "CheckpointBegin";
-    case MessageType::kCheckpointChunk: return "CheckpointChunk";
-    case MessageType::kCheckpointEnd: return "CheckpointEnd";
-    case MessageType::kQuery: return "Query";
-    case MessageType::kAbort: return "Abort";
-    case MessageType::kAck: return "Ack";
+    case MessageType::kHello:
+      return "Hello";
+    case MessageType::kHeartbeat:
+      return "Heartbeat";
+    case MessageType::kEvalReport:
+      return "EvalReport";
+    case MessageType::kCheckpointBegin:
+      return "CheckpointBegin";
+    case MessageType::kCheckpointChunk:
+      return "CheckpointChunk";
+    case MessageType::kCheckpointEnd:
+      return "CheckpointEnd";
+    case MessageType::kQuery:
+      return "Query";
+    case MessageType::kAbort:
+      return "Abort";
+    case MessageType::kAck:
+      return "Ack";
   }
   return "unknown";
 }
@@ -267,15 +294,24 @@ FrameHeader decode_header(const unsigned char* header, std::uint32_t max_payload
 
 Message decode_payload(MessageType type, std::string_view payload) {
   switch (type) {
-    case MessageType::kHello: return read_as<Hello>(payload);
-    case MessageType::kHeartbeat: return read_as<Heartbeat>(payload);
-    case MessageType::kEvalReport: return read_as<EvalReport>(payload);
-    case MessageType::kCheckpointBegin: return read_as<CheckpointBegin>(payload);
-    case MessageType::kCheckpointChunk: return read_as<CheckpointChunk>(payload);
-    case MessageType::kCheckpointEnd: return read_as<CheckpointEnd>(payload);
-    case MessageType::kQuery: return read_as<Query>(payload);
-    case MessageType::kAbort: return read_as<Abort>(payload);
-    case MessageType::kAck: return read_as<Ack>(payload);
+    case MessageType::kHello:
+      return read_as<Hello>(payload);
+    case MessageType::kHeartbeat:
+      return read_as<Heartbeat>(payload);
+    case MessageType::kEvalReport:
+      return read_as<EvalReport>(payload);
+    case MessageType::kCheckpointBegin:
+      return read_as<CheckpointBegin>(payload);
+    case MessageType::kCheckpointChunk:
+      return read_as<CheckpointChunk>(payload);
+    case MessageType::kCheckpointEnd:
+      return read_as<CheckpointEnd>(payload);
+    case MessageType::kQuery:
+      return read_as<Query>(payload);
+    case MessageType::kAbort:
+      return read_as<Abort>(payload);
+    case MessageType::kAck:
+      return read_as<Ack>(payload);
   }
   throw ProtocolError("unknown message type " + std::to_string(static_cast<int>(type)));
 }
@@ -300,8 +336,8 @@ std::optional<Message> FrameDecoder::next() {
 bool valid_run_id(std::string_view run) {
   if (run.empty() || run.size() > 128 || run[0] == '.') return false;
   for (char c : run)
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-          c == '.' || c == '_' || c == '-'))
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+          c == '_' || c == '-'))
       return false;
   return true;
 }

@@ -42,15 +42,6 @@ int lock_run(const fs::path& dir) {
   return fd;
 }
 
-void append_line_durably(const fs::path& path, const json& line) {
-  {
-    std::ofstream out(path, std::ios::app);
-    out << line.dump() << "\n";
-    out.flush();
-    if (!out) throw std::runtime_error(path.string() + ": write failed");
-  }
-  fsync_path(path);
-}
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -76,8 +67,9 @@ CheckpointUpload::~CheckpointUpload() {
 
 void CheckpointUpload::write(const CheckpointChunk& chunk) {
   if (chunk.offset != received_)
-    throw InputError("checkpoint upload " + std::to_string(begin_.upload_id) + ": chunk at offset " +
-                     std::to_string(chunk.offset) + ", expected " + std::to_string(received_));
+    throw InputError("checkpoint upload " + std::to_string(begin_.upload_id) +
+                     ": chunk at offset " + std::to_string(chunk.offset) + ", expected " +
+                     std::to_string(received_));
   if (received_ + chunk.data.size() > begin_.size)
     throw InputError("checkpoint upload " + std::to_string(begin_.upload_id) + ": " +
                      std::to_string(received_ + chunk.data.size()) +
@@ -90,13 +82,14 @@ void CheckpointUpload::write(const CheckpointChunk& chunk) {
   while (left > 0) {
     const ssize_t n = ::write(fd_, p, left);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw std::runtime_error(staging_.string() + ": write failed: " + std::strerror(errno));
+    if (n < 0)
+      throw std::runtime_error(staging_.string() + ": write failed: " + std::strerror(errno));
     p += n;
     left -= static_cast<std::size_t>(n);
   }
 }
 
-void CheckpointUpload::finish() {
+void CheckpointUpload::verify() {
   const std::string what = "checkpoint of epoch " + std::to_string(begin_.epoch);
   if (received_ != begin_.size)
     throw InputError(what + ": received " + std::to_string(received_) + " of " +
@@ -105,6 +98,9 @@ void CheckpointUpload::finish() {
   if (digest != begin_.sha256)
     throw InputError(what + ": SHA-256 of the received bytes is " + digest +
                      ", the sender announced " + begin_.sha256 + " (damaged in transit)");
+}
+
+void CheckpointUpload::flush_to_disk() {
   if (already_stored_) return;
   if (::fsync(fd_) != 0)
     throw std::runtime_error(staging_.string() + ": fsync failed: " + std::strerror(errno));
@@ -127,7 +123,24 @@ Run::Run(fs::path dir, std::string id, int world_size, RunOptions options)
 }
 
 Run::~Run() {
+  if (journal_fd_ >= 0) ::close(journal_fd_);
   if (lock_fd_ >= 0) ::close(lock_fd_);
+}
+
+void Run::open_journal() {
+  if (journal_fd_ >= 0) ::close(journal_fd_);
+  const fs::path path = dir_ / kJournal;
+  journal_fd_ = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (journal_fd_ < 0) throw std::runtime_error(path.string() + ": " + std::strerror(errno));
+  journal_dirty_ = false;
+}
+
+void Run::sync_journal() {
+  if (!journal_dirty_) return;
+  if (::fdatasync(journal_fd_) != 0)
+    throw std::runtime_error((dir_ / kJournal).string() +
+                             ": fdatasync failed: " + std::strerror(errno));
+  journal_dirty_ = false;
 }
 
 void Run::log(const std::string& line) const {
@@ -148,8 +161,8 @@ void Run::restore() {
       state_ = state.value("state", "running");
       abort_reason_ = state.value("abort_reason", "");
     } catch (const json::exception& e) {
-      throw CorruptDataError(state_file.string() + ": not a coordinator state file (" +
-                             e.what() + ")");
+      throw CorruptDataError(state_file.string() + ": not a coordinator state file (" + e.what() +
+                             ")");
     }
   }
   metrics_ = store_.read_metrics();
@@ -174,6 +187,7 @@ void Run::restore() {
   std::string compacted;
   for (const json& r : kept) compacted += r.dump() + "\n";
   write_file_atomically(dir_ / kJournal, compacted);
+  open_journal();
   save_state();
 }
 
@@ -202,6 +216,7 @@ void Run::forget_after(int epoch) {
     }
   }
   write_file_atomically(dir_ / kJournal, journal);
+  open_journal();
 }
 
 Ack Run::hello(const Hello& hello, int connection) {
@@ -221,14 +236,15 @@ Ack Run::hello(const Hello& hello, int connection) {
     if (info.config_hash != hello.config_hash)
       return {hello.seq, AckStatus::kRejected,
               "rank " + std::to_string(hello.rank) + " of run " + id_ + " has configuration " +
-                  hello.config_hash + ", rank " + std::to_string(rank) + " has " +
-                  info.config_hash,
+                  hello.config_hash + ", rank " + std::to_string(rank) + " has " + info.config_hash,
               ""};
   }
+  bool changed = false;  // coordinator.json is rewritten (2 fsyncs) only when it must be
   if (static_cast<int>(hello.world_size) != aggregator_.world_size()) {
     log("world size " + std::to_string(aggregator_.world_size()) + " -> " +
         std::to_string(hello.world_size));
     aggregator_.set_world_size(static_cast<int>(hello.world_size));
+    changed = true;
   }
   if (hello.resume_epoch >= 0) {
     log("resuming after epoch " + std::to_string(hello.resume_epoch) +
@@ -246,9 +262,11 @@ Ack Run::hello(const Hello& hello, int connection) {
   if (state_ != "running" && (hello.resume_epoch >= 0 || hello.rank == 0)) {
     state_ = "running";
     abort_reason_.clear();
+    changed = true;
   }
-  save_state();
-  const CheckpointRecord* latest = store_.checkpoints().empty() ? nullptr : &store_.checkpoints().back();
+  if (changed) save_state();
+  const CheckpointRecord* latest =
+      store_.checkpoints().empty() ? nullptr : &store_.checkpoints().back();
   return ok(hello.seq, {{"protocol", kProtocolVersion},
                         {"server", std::string("fer-coordinator ") + FER_VERSION},
                         {"run", id_},
@@ -272,21 +290,35 @@ Ack Run::report(const EvalReport& report) {
   if (result.outcome == Outcome::kDuplicate || result.outcome == Outcome::kAggregated)
     return ok(report.seq, {{"duplicate", true}});
   if (result.outcome == Outcome::kPending) {
-    // Durable before acknowledged: a restart must not lose this rank's counts.
-    append_line_durably(dir_ / kJournal, report_to_json(report));
+    // Durable before acknowledged (a restart must not lose this rank's counts): the
+    // server holds the Ack until sync_journal().
+    const std::string line = report_to_json(report).dump() + "\n";
+    const char* p = line.data();
+    std::size_t left = line.size();
+    while (left > 0) {
+      const ssize_t n = ::write(journal_fd_, p, left);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) throw std::runtime_error((dir_ / kJournal).string() + ": " + std::strerror(errno));
+      p += n;
+      left -= static_cast<std::size_t>(n);
+    }
+    journal_dirty_ = true;
     return ok(report.seq, {{"aggregated", false}});
   }
   const json line = metrics_line(*result.summary, options_.class_names);
-  store_.append_metrics(line);
+  store_.append_metrics(line);  // fsynced: the set's reports are durable in it
   metrics_.push_back(line);
+  // Nothing waits for other ranks: the journal holds only aggregated sets, which a
+  // restart would skip anyway. Emptied, it stays small for the whole run.
+  if (aggregator_.pending_reports() == 0 && ::ftruncate(journal_fd_, 0) == 0)
+    journal_dirty_ = false;
   const std::string& split = result.summary->split;
   char summary[256];
   std::snprintf(summary, sizeof summary,
                 "%s epoch %d: accuracy %.2f%%, loss %.4f, macro F1 %.3f over %lld images from %d "
                 "ranks",
-                split.c_str(), result.summary->epoch,
-                100 * line.value(split + "_accuracy", 0.0), line.value(split + "_loss", 0.0),
-                line.value(split + "_macro_f1", 0.0),
+                split.c_str(), result.summary->epoch, 100 * line.value(split + "_accuracy", 0.0),
+                line.value(split + "_loss", 0.0), line.value(split + "_macro_f1", 0.0),
                 static_cast<long long>(result.summary->samples), result.summary->ranks);
   log(summary);
   return ok(report.seq, {{"aggregated", true}, {"metrics", line}});
@@ -306,13 +338,13 @@ std::unique_ptr<CheckpointUpload> Run::begin_upload(const CheckpointBegin& begin
   }
   if (!metrics.is_object()) throw InputError("checkpoint upload: metrics must be a JSON object");
   const CheckpointRecord* existing = store_.find_epoch(begin.epoch);
-  const bool already = existing && existing->sha256 == begin.sha256 && existing->bytes == begin.size;
+  const bool already =
+      existing && existing->sha256 == begin.sha256 && existing->bytes == begin.size;
   return std::make_unique<CheckpointUpload>(
       begin, store_.staging_path("upload-" + std::to_string(begin.upload_id)), already);
 }
 
 Ack Run::finish_upload(CheckpointUpload& upload) {
-  upload.finish();  // InputError on a size or checksum mismatch
   const CheckpointBegin& b = upload.begin();
   if (upload.already_stored()) return ok(b.seq, {{"duplicate", true}});
   const json metrics = b.metrics_json.empty() ? json::object() : json::parse(b.metrics_json);
@@ -326,10 +358,10 @@ Ack Run::finish_upload(CheckpointUpload& upload) {
 }
 
 json Run::checkpoint_json(const CheckpointRecord& r) const {
-  return {{"file", r.file},     {"path", (dir_ / r.file).string()},
-          {"epoch", r.epoch},   {"step", r.step},
-          {"bytes", r.bytes},   {"sha256", r.sha256},
-          {"time", r.time},     {"metrics", r.metrics}};
+  return {{"file", r.file},   {"path", (dir_ / r.file).string()},
+          {"epoch", r.epoch}, {"step", r.step},
+          {"bytes", r.bytes}, {"sha256", r.sha256},
+          {"time", r.time},   {"metrics", r.metrics}};
 }
 
 Ack Run::query(const Query& query) const {
@@ -337,8 +369,7 @@ Ack Run::query(const Query& query) const {
   if (query.what == "latest" || query.what == "best") {
     const auto path = query.what == "latest" ? store_.latest() : store_.best();
     for (const auto& r : store_.checkpoints())
-      if (path && r.file == path->filename().string())
-        return ok(query.seq, checkpoint_json(r));
+      if (path && r.file == path->filename().string()) return ok(query.seq, checkpoint_json(r));
     return ok(query.seq, json(nullptr));
   }
   return {query.seq, AckStatus::kRejected,
@@ -369,8 +400,8 @@ void Run::check_deadlines() {
     for (int r : p.missing_ranks) missing += (missing.empty() ? "" : ", ") + std::to_string(r);
     for (int r : p.reported_ranks) have += (have.empty() ? "" : ", ") + std::to_string(r);
     warn(p.split + " epoch " + std::to_string(p.epoch) + ": no report from rank(s) " + missing +
-        " " + std::to_string(static_cast<int>(options_.eval_deadline_seconds)) +
-        " s after the first (reported: " + have + ")");
+         " " + std::to_string(static_cast<int>(options_.eval_deadline_seconds)) +
+         " s after the first (reported: " + have + ")");
   }
 }
 
@@ -379,14 +410,14 @@ json Run::status() const {
   json ranks = json::array();
   int epoch = 0;
   for (const auto& [rank, info] : ranks_) {
-    ranks.push_back({{"rank", rank},
-                     {"host", info.host},
-                     {"pid", info.pid},
-                     {"connected", info.connection >= 0},
-                     {"heartbeat_age_seconds",
-                      std::chrono::duration<double>(now - info.last_seen).count()},
-                     {"epoch", info.epoch},
-                     {"step", info.step}});
+    ranks.push_back(
+        {{"rank", rank},
+         {"host", info.host},
+         {"pid", info.pid},
+         {"connected", info.connection >= 0},
+         {"heartbeat_age_seconds", std::chrono::duration<double>(now - info.last_seen).count()},
+         {"epoch", info.epoch},
+         {"step", info.step}});
     epoch = std::max(epoch, info.epoch);
   }
   for (const json& line : metrics_) epoch = std::max(epoch, line.value("epoch", 0));

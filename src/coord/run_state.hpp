@@ -45,9 +45,11 @@ class CheckpointUpload {
 
   // Throws InputError for an out-of-order offset or more bytes than announced.
   void write(const CheckpointChunk& chunk);
-  // Checks size and SHA-256 and flushes the file to disk; throws InputError naming
-  // what differs. Afterwards the staged file is the caller's (see staging()).
-  void finish();
+  // Checks size and SHA-256; throws InputError naming what differs.
+  void verify();
+  // Flushes the file to disk and closes it (slow for big files: the server calls it
+  // off its network thread). Afterwards the staged file is the caller's (staging()).
+  void flush_to_disk();
   const CheckpointBegin& begin() const { return begin_; }
   const std::filesystem::path& staging() const { return staging_; }
   bool already_stored() const { return already_stored_; }
@@ -81,6 +83,7 @@ class Run {
   void heartbeat(const Heartbeat& beat);
   Ack report(const EvalReport& report);
   std::unique_ptr<CheckpointUpload> begin_upload(const CheckpointBegin& begin);
+  // After verify() and flush_to_disk(): stores it and moves the pointers.
   Ack finish_upload(CheckpointUpload& upload);
   Ack query(const Query& query) const;
   Ack abort(const Abort& abort);
@@ -90,6 +93,12 @@ class Run {
 
   nlohmann::json status() const;
   std::size_t pending_reports() const { return aggregator_.pending_reports(); }
+
+  // Group commit: report() appends a pending report to the journal without waiting
+  // for the disk; its acknowledgement must wait until sync_journal() (one fdatasync
+  // for every report that arrived meanwhile).
+  bool journal_needs_sync() const { return journal_dirty_; }
+  void sync_journal();
 
  private:
   struct RankInfo {
@@ -102,6 +111,7 @@ class Run {
     std::int64_t step = 0;
   };
   void save_state();
+  void open_journal();
   void log(const std::string& line) const;
   void warn(const std::string& line) const;  // even when quiet
   void restore();
@@ -118,6 +128,8 @@ class Run {
   std::map<int, RankInfo> ranks_;
   std::string state_ = "running";
   std::string abort_reason_;
+  int journal_fd_ = -1;
+  bool journal_dirty_ = false;
 };
 
 }  // namespace fer::coord

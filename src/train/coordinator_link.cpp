@@ -51,8 +51,8 @@ CoordinatorLink::CoordinatorLink(const TrainConfig& config, const std::string& r
         // One node: loopback suffices. Several: every interface, with a secret
         // that only this job's ranks learn (over MPI).
         const bool one_node = group.local_size() == group.size();
-        options.listen_address = c.listen == "auto" ? (one_node ? "127.0.0.1" : "0.0.0.0")
-                                                    : c.listen;
+        options.listen_address =
+            c.listen == "auto" ? (one_node ? "127.0.0.1" : "0.0.0.0") : c.listen;
         token = coord::load_token(c.token_file);
         if (token.empty() && !coord::is_loopback_address(options.listen_address))
           token = random_token();
@@ -70,13 +70,13 @@ CoordinatorLink::CoordinatorLink(const TrainConfig& config, const std::string& r
         host = coord::is_loopback_address(options.listen_address) ? std::string("127.0.0.1")
                                                                   : group.host();
         port_text = std::to_string(embedded_->port());
-        description_ = "embedded coordinator on " + host + ":" + port_text +
-                       (embedded_->http_port() >= 0
-                            ? ", status page http://" +
-                                  (options.http_address == "0.0.0.0" ? group.host()
-                                                                     : options.http_address) +
-                                  ":" + std::to_string(embedded_->http_port()) + "/"
-                            : std::string());
+        description_ =
+            "embedded coordinator on " + host + ":" + port_text +
+            (embedded_->http_port() >= 0
+                 ? ", status page http://" +
+                       (options.http_address == "0.0.0.0" ? group.host() : options.http_address) +
+                       ":" + std::to_string(embedded_->http_port()) + "/"
+                 : std::string());
       },
       /*root_only=*/true);
   group.broadcast(host, 0, "sharing the coordinator's address");
@@ -110,8 +110,7 @@ CoordinatorLink::CoordinatorLink(const TrainConfig& config, const std::string& r
       for (const auto& p : client_->take_problems()) why = p;
       if (why.empty()) why = client_->last_error();
       throw InputError("cannot reach the coordinator at " + host + ":" + port_text + " within " +
-                       std::to_string(static_cast<int>(c.connect_timeout_seconds)) +
-                       " s: " + why);
+                       std::to_string(static_cast<int>(c.connect_timeout_seconds)) + " s: " + why);
     }
   };
   all_or_nothing(group, "connecting to the coordinator", connect, /*root_only=*/true);
@@ -148,9 +147,13 @@ void CoordinatorLink::upload_checkpoint(int epoch, std::int64_t step, std::strin
   client_->upload_checkpoint(epoch, step, std::move(bytes), metrics);
 }
 
-void CoordinatorLink::progress(int epoch, std::int64_t step) { client_->progress(epoch, step); }
+void CoordinatorLink::progress(int epoch, std::int64_t step) {
+  client_->progress(epoch, step);
+}
 
-std::vector<std::string> CoordinatorLink::problems() { return client_->take_problems(); }
+std::vector<std::string> CoordinatorLink::problems() {
+  return client_->take_problems();
+}
 
 bool CoordinatorLink::finish() {
   if (group_.rank() == 0) client_->end("");

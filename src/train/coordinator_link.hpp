@@ -37,8 +37,7 @@ class CoordinatorLink {
   // This rank's counts of `split` after `epoch` (classes x classes, row-major);
   // `extra` (rank 0) goes into the metrics line.
   void report_eval(const std::string& split, int epoch, const std::vector<std::int64_t>& counts,
-                   int classes, double loss_sum, std::int64_t samples,
-                   const nlohmann::json& extra);
+                   int classes, double loss_sum, std::int64_t samples, const nlohmann::json& extra);
   void upload_checkpoint(int epoch, std::int64_t step, std::string bytes,
                          const nlohmann::json& metrics);
   void progress(int epoch, std::int64_t step);

@@ -6,8 +6,8 @@
 #include <cmath>
 #include <cstdio>
 #include <ctime>
-#include <limits>
 #include <fstream>
+#include <limits>
 
 #include "common/atomic_output.hpp"
 #include "common/error.hpp"
@@ -106,7 +106,8 @@ CheckpointRecord RunDirectory::commit(int epoch, std::int64_t step, const std::s
   write_file_atomically(dir_ / name, bytes);
   Sha256 hash;
   hash.update(bytes.data(), bytes.size());
-  return record_and_retain({name, epoch, step, bytes.size(), hash.hex_digest(), metrics, utc_now()});
+  return record_and_retain(
+      {name, epoch, step, bytes.size(), hash.hex_digest(), metrics, utc_now()});
 }
 
 CheckpointRecord RunDirectory::commit_staged(int epoch, std::int64_t step, const fs::path& staged,
@@ -121,9 +122,9 @@ bool RunDirectory::better(const CheckpointRecord& a, const CheckpointRecord& b) 
   const double x = a.metric(policy_.best_metric), y = b.metric(policy_.best_metric);
   if (std::isnan(x)) return false;
   if (std::isnan(y)) return true;
-  const bool lower_is_better = policy_.best_metric.size() >= 4 &&
-                               policy_.best_metric.compare(policy_.best_metric.size() - 4, 4,
-                                                           "loss") == 0;
+  const bool lower_is_better =
+      policy_.best_metric.size() >= 4 &&
+      policy_.best_metric.compare(policy_.best_metric.size() - 4, 4, "loss") == 0;
   return lower_is_better ? x < y : x > y;
 }
 
@@ -194,11 +195,14 @@ void RunDirectory::save_manifest() {
                        // Kept beside "metrics" for readers of format version 1.
                        {"val_accuracy", r.metric("val_accuracy")},
                        {"val_loss", r.metric("val_loss")}});
-  const json doc = {
-      {"format", "fer-run"},    {"format_version", 2},
-      {"checkpoints", entries}, {"latest", records_.empty() ? "" : records_.back().file},
-      {"best", best_file_},     {"best_metric", policy_.best_metric},
-      {"keep_last", policy_.keep_last}, {"keep_best", policy_.keep_best}};
+  const json doc = {{"format", "fer-run"},
+                    {"format_version", 2},
+                    {"checkpoints", entries},
+                    {"latest", records_.empty() ? "" : records_.back().file},
+                    {"best", best_file_},
+                    {"best_metric", policy_.best_metric},
+                    {"keep_last", policy_.keep_last},
+                    {"keep_best", policy_.keep_best}};
   write_file_atomically(dir_ / kManifest, doc.dump(2) + "\n");
 }
 
@@ -244,7 +248,7 @@ void RunDirectory::forget_after(int epoch) {
   }
   if (doomed.empty()) return;
   records_ = kept;
-  choose_best();  // the best of what remains, earliest on ties
+  choose_best();            // the best of what remains, earliest on ties
   choose_best_and_point();  // pointers move before the files they named are deleted
   for (const auto& file : doomed) {
     std::error_code ec;

@@ -52,9 +52,9 @@ class RunDirectory {
                           const nlohmann::json& metrics);
   // The same for a checkpoint already written, fsynced and verified at `staged` (a
   // temporary file in this directory, as from staging_path()): it is renamed into place.
-  CheckpointRecord commit_staged(int epoch, std::int64_t step,
-                                 const std::filesystem::path& staged, std::uint64_t bytes,
-                                 const std::string& sha256, const nlohmann::json& metrics);
+  CheckpointRecord commit_staged(int epoch, std::int64_t step, const std::filesystem::path& staged,
+                                 std::uint64_t bytes, const std::string& sha256,
+                                 const nlohmann::json& metrics);
   // A temporary name in this directory for an incoming checkpoint (`tag` keeps
   // concurrent uploads apart); remove_abandoned_temporaries() cleans up after a crash.
   std::filesystem::path staging_path(const std::string& tag) const;

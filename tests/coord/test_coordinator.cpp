@@ -10,13 +10,13 @@
 #include <random>
 #include <thread>
 
+#include "../unit/test_support.hpp"
 #include "common/error.hpp"
 #include "common/sha256.hpp"
 #include "coord/coordinator_client.hpp"
 #include "coord/coordinator_server.hpp"
 #include "coord/protocol.hpp"
 #include "metrics/confusion_matrix.hpp"
-#include "../unit/test_support.hpp"
 
 namespace fer::coord {
 namespace {
@@ -92,7 +92,8 @@ class RawPeer {
   FrameDecoder decoder_;
 };
 
-EvalReport report_of(int rank, int epoch, const ConfusionMatrix& m, double loss, std::uint64_t seq) {
+EvalReport report_of(int rank, int epoch, const ConfusionMatrix& m, double loss,
+                     std::uint64_t seq) {
   EvalReport r;
   r.seq = seq;
   r.split = "val";
@@ -507,8 +508,9 @@ TEST(Coordinator, RanksOfOneJobMustAgreeOnConfigurationAndWorldSize) {
   h.config_hash = "different";
   const Ack config_ack = other_config.hello(h);
   EXPECT_EQ(config_ack.status, AckStatus::kRejected);
-  EXPECT_NE(config_ack.message.find("rank 1 of run agree has configuration different, rank 0 has cfg"),
-            std::string::npos)
+  EXPECT_NE(
+      config_ack.message.find("rank 1 of run agree has configuration different, rank 0 has cfg"),
+      std::string::npos)
       << config_ack.message;
   RawPeer other_world(server.port());
   EXPECT_EQ(other_world.hello(hello_for("agree", 1, 3)).status, AckStatus::kRejected);

@@ -83,7 +83,8 @@ TEST(RunDirectory, KeepsTheBestNByTheChosenMetricLowerLossIsBetter) {
   EXPECT_EQ(kept, (std::vector<int>{2, 5})) << "the 2 lowest losses (0.5, 0.6) and the last";
   EXPECT_EQ(fs::read_symlink(dir / "r" / "best.pt"), "epoch-0002.pt");
   EXPECT_EQ(fs::read_symlink(dir / "r" / "latest.pt"), "epoch-0005.pt");
-  for (int e : {1, 3, 4}) EXPECT_FALSE(fs::exists(dir / "r" / ("epoch-000" + std::to_string(e) + ".pt")));
+  for (int e : {1, 3, 4})
+    EXPECT_FALSE(fs::exists(dir / "r" / ("epoch-000" + std::to_string(e) + ".pt")));
   RunDirectory reopened(dir / "r", RetentionPolicy{1, 2, "val_loss"});
   EXPECT_DOUBLE_EQ(reopened.checkpoints().front().metric("val_loss"), 0.5);
   EXPECT_FALSE(reopened.checkpoints().front().time.empty());
