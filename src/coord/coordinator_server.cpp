@@ -70,7 +70,8 @@ tcp::endpoint endpoint_for(const std::string& address, std::uint16_t port, const
 
 }  // namespace
 
-class Session;
+namespace {
+class RankConnection;
 
 // One thread for slow disk work (the fsync of a whole checkpoint) so that the network
 // thread keeps serving every other rank meanwhile. Jobs run in order; each one's
@@ -115,6 +116,8 @@ class DiskWorker {
   std::thread thread_;
 };
 
+}  // namespace
+
 struct CoordinatorServer::Impl : std::enable_shared_from_this<CoordinatorServer::Impl> {
   CoordinatorOptions options;
   asio::io_context io;
@@ -122,14 +125,14 @@ struct CoordinatorServer::Impl : std::enable_shared_from_this<CoordinatorServer:
   std::unique_ptr<HttpStatusServer> http;
   asio::steady_timer tick{io};
   std::map<std::string, std::unique_ptr<Run>> runs;
-  std::map<int, std::weak_ptr<Session>> sessions;
+  std::map<int, std::weak_ptr<RankConnection>> sessions;
   int next_connection = 1;
   SteadyClock::time_point started = SteadyClock::now();
   std::uint64_t frames_received = 0, frames_refused = 0, reports_received = 0, bytes_ingested = 0;
   bool stopped = false;
   // Group commit: acknowledgements of journaled reports, sent after one fdatasync per
   // run for everything that arrived meanwhile (posted once, runs after the ready reads).
-  std::vector<std::pair<std::weak_ptr<Session>, Ack>> awaiting_sync;
+  std::vector<std::pair<std::weak_ptr<RankConnection>, Ack>> awaiting_sync;
   bool sync_posted = false;
   DiskWorker disk;  // last member: joined first, before the io_context goes away
 
@@ -142,7 +145,7 @@ struct CoordinatorServer::Impl : std::enable_shared_from_this<CoordinatorServer:
   }
   void accept();
   void schedule_tick();
-  void acknowledge_when_durable(const std::shared_ptr<Session>& session, Run& run, Ack ack);
+  void acknowledge_when_durable(const std::shared_ptr<RankConnection>& session, Run& run, Ack ack);
   void sync_journals();
   Run& open_run(const Hello& hello);
   json status() const;
@@ -150,11 +153,13 @@ struct CoordinatorServer::Impl : std::enable_shared_from_this<CoordinatorServer:
   void shutdown();
 };
 
+namespace {
+
 // One connected peer. Reads frames one after another (header, then payload into a
 // reused buffer), handles each on the service thread, queues acknowledgements.
-class Session : public std::enable_shared_from_this<Session> {
+class RankConnection : public std::enable_shared_from_this<RankConnection> {
  public:
-  Session(CoordinatorServer::Impl& server, tcp::socket socket, int id)
+  RankConnection(CoordinatorServer::Impl& server, tcp::socket socket, int id)
       : server_(server), socket_(std::move(socket)), deadline_(server.io), id_(id) {
     boost::system::error_code ec;
     const auto remote = socket_.remote_endpoint(ec);
@@ -394,6 +399,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::unique_ptr<CheckpointUpload> upload_;
 };
 
+}  // namespace
+
 void CoordinatorServer::Impl::accept() {
   // `this`, not a shared pointer: handlers live in `io`, a member, and must not keep
   // the service (and its runs' locks) alive after the server object is gone.
@@ -406,14 +413,14 @@ void CoordinatorServer::Impl::accept() {
       return;
     }
     const int id = self->next_connection++;
-    auto session = std::make_shared<Session>(*self, std::move(socket), id);
+    auto session = std::make_shared<RankConnection>(*self, std::move(socket), id);
     self->sessions[id] = session;
     session->start();
     self->accept();
   });
 }
 
-void CoordinatorServer::Impl::acknowledge_when_durable(const std::shared_ptr<Session>& session,
+void CoordinatorServer::Impl::acknowledge_when_durable(const std::shared_ptr<RankConnection>& session,
                                                        Run& run, Ack ack) {
   if (!run.journal_needs_sync()) return session->send(ack);
   awaiting_sync.emplace_back(session, std::move(ack));
