@@ -1,5 +1,7 @@
 #include "coord/coordinator_client.hpp"
 
+#include <pthread.h>
+
 #include <boost/asio.hpp>
 #include <condition_variable>
 #include <deque>
@@ -361,6 +363,7 @@ struct CoordinatorClient::Impl {
 CoordinatorClient::CoordinatorClient(ClientOptions options) : impl_(std::make_shared<Impl>()) {
   impl_->options = std::move(options);
   impl_->thread_ = std::thread([impl = impl_.get()] {
+    ::pthread_setname_np(::pthread_self(), "fer-coord-cli");  // named in top -H, gdb
     impl->start();
     impl->io.run();
   });

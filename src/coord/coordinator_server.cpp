@@ -1,6 +1,7 @@
 #include "coord/coordinator_server.hpp"
 
 #include <openssl/crypto.h>
+#include <pthread.h>
 #include <sys/stat.h>
 
 #include <boost/asio.hpp>
@@ -78,7 +79,11 @@ class RankConnection;
 // completion is posted back to the io_context.
 class DiskWorker {
  public:
-  DiskWorker() : thread_([this] { loop(); }) {}
+  DiskWorker()
+      : thread_([this] {
+          ::pthread_setname_np(::pthread_self(), "fer-coord-disk");
+          loop();
+        }) {}
   ~DiskWorker() {
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -586,7 +591,10 @@ void CoordinatorServer::run_until_signal() {
 }
 
 void CoordinatorServer::start_in_thread() {
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    ::pthread_setname_np(::pthread_self(), "fer-coord-srv");  // named in top -H, gdb
+    run();
+  });
 }
 
 void CoordinatorServer::stop() {
