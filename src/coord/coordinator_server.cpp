@@ -215,6 +215,20 @@ class RankConnection : public std::enable_shared_from_this<RankConnection> {
     try {
       h = decode_header(header_.data());
     } catch (const ProtocolError& e) {
+      // A peer of another protocol version is told so in this side's version (its
+      // decoder then names both versions) instead of finding the door shut.
+      const bool our_magic = header_[0] == 'F' && header_[1] == 'E' && header_[2] == 'R' &&
+                             header_[3] == 'C';
+      const unsigned version = header_[4] | (header_[5] << 8);
+      if (our_magic && version != kProtocolVersion) {
+        ++server_.frames_refused;
+        const std::string why = "protocol version " + std::to_string(version) +
+                                ", this coordinator speaks " + std::to_string(kProtocolVersion);
+        server_.warn("refusing connection " + std::to_string(id_) + " from " + peer_ + ": " + why);
+        send({0, AckStatus::kRejected, why, ""});
+        close_after_sending("");
+        return;
+      }
       return refuse(e.what());
     }
     if (!hello_done_ && h.type != MessageType::kHello)
@@ -425,8 +439,8 @@ void CoordinatorServer::Impl::accept() {
   });
 }
 
-void CoordinatorServer::Impl::acknowledge_when_durable(const std::shared_ptr<RankConnection>& session,
-                                                       Run& run, Ack ack) {
+void CoordinatorServer::Impl::acknowledge_when_durable(
+    const std::shared_ptr<RankConnection>& session, Run& run, Ack ack) {
   if (!run.journal_needs_sync()) return session->send(ack);
   awaiting_sync.emplace_back(session, std::move(ack));
   if (sync_posted) return;

@@ -66,14 +66,19 @@ class RawPeer {
   }
   void send_bytes(const std::string& bytes) { asio::write(socket_, asio::buffer(bytes)); }
   void send(const Message& m) { send_bytes(encode(m)); }
-  // The next Ack, or nullopt when the server closed the connection.
+  // The next Ack, or nullopt when the server closed the connection (a 10 s silence
+  // fails the test instead: that is neither an answer nor a close).
   std::optional<Ack> receive() {
     while (true) {
       if (auto m = decoder_.next()) return std::get<Ack>(*m);
       char buffer[65536];
       boost::system::error_code ec;
       const std::size_t n = socket_.read_some(asio::buffer(buffer), ec);
-      if (ec) return std::nullopt;
+      if (ec == asio::error::eof || ec == asio::error::connection_reset) return std::nullopt;
+      if (ec) {
+        ADD_FAILURE() << "no answer and no close within 10 s: " << ec.message();
+        return std::nullopt;
+      }
       decoder_.feed(std::string_view(buffer, n));
     }
   }
@@ -83,8 +88,12 @@ class RawPeer {
     EXPECT_TRUE(ack.has_value()) << "no answer to Hello";
     return ack.value_or(Ack{});
   }
-  // True when the server closed the connection (read returns EOF/reset in time).
-  bool closed_by_server() { return !receive().has_value(); }
+  // True once the server has closed the connection (after any answers it sent).
+  bool closed_by_server() {
+    while (receive()) {
+    }
+    return !::testing::Test::HasFailure();
+  }
 
  private:
   asio::io_context io_;
@@ -445,6 +454,21 @@ TEST(Coordinator, GarbageClosesThatConnectionOnlyAndTheServiceGoesOn) {
   good.report_eval(report_of(0, 1, m, 0.0, 0));
   EXPECT_TRUE(good.flush(10).complete) << "the well-behaved client is still served";
   EXPECT_GE(server.status()["server"]["frames_refused"].get<int>(), 5);
+}
+
+TEST(Coordinator, APeerOfAnotherProtocolVersionIsToldWhichOneThisSideSpeaks) {
+  TempDir dir;
+  CoordinatorServer server(options_in(dir.path()));
+  server.start_in_thread();
+  RawPeer peer(server.port());
+  std::string hello = encode(hello_for("versions", 0, 1));
+  hello[4] = 2;  // a version-2 client
+  peer.send_bytes(hello);
+  const auto ack = peer.receive();
+  ASSERT_TRUE(ack.has_value()) << "closed without a word";
+  EXPECT_EQ(ack->status, AckStatus::kRejected);
+  EXPECT_EQ(ack->message, "protocol version 2, this coordinator speaks 1");
+  EXPECT_TRUE(peer.closed_by_server());
 }
 
 TEST(Coordinator, ResumingDropsLaterEpochsAndRunsStayApart) {
