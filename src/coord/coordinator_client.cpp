@@ -68,7 +68,6 @@ struct CoordinatorClient::Impl {
   std::uint64_t next_seq = 1;
   std::uint64_t queued_total = 0, finished_total = 0;
   std::vector<std::string> problems;
-  std::vector<json> aggregated;
   std::string last_error;
   bool is_connected = false, failed = false;
 
@@ -339,9 +338,6 @@ struct CoordinatorClient::Impl {
               std::make_exception_ptr(std::runtime_error(out.what + ": " + ack.message)));
       } else if (ack.status != AckStatus::kOk) {
         problem(out.what + ": " + ack.message);
-      } else if (detail.is_object() && detail.value("aggregated", false)) {
-        std::lock_guard<std::mutex> lock(mutex);
-        aggregated.push_back(detail.value("metrics", json::object()));
       }
       finished();
       pump();
@@ -451,16 +447,6 @@ json CoordinatorClient::query(const std::string& what, double seconds) {
 std::vector<std::string> CoordinatorClient::take_problems() {
   std::lock_guard<std::mutex> lock(impl_->mutex);
   return std::exchange(impl_->problems, {});
-}
-
-std::vector<json> CoordinatorClient::take_aggregated() {
-  std::lock_guard<std::mutex> lock(impl_->mutex);
-  return std::exchange(impl_->aggregated, {});
-}
-
-bool CoordinatorClient::connected() const {
-  std::lock_guard<std::mutex> lock(impl_->mutex);
-  return impl_->is_connected;
 }
 
 }  // namespace fer::coord

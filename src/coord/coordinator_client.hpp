@@ -59,9 +59,6 @@ class CoordinatorClient {
   // Messages the coordinator refused (kRejected/kError) since the last call; each is
   // "what: why". The trainer prints them.
   std::vector<std::string> take_problems();
-  // Acknowledgement details of aggregated evaluations since the last call.
-  std::vector<nlohmann::json> take_aggregated();
-  bool connected() const;
   // Waits until the Hello is acknowledged; false after `seconds` or when it was
   // refused (take_problems() says why).
   bool wait_connected(double seconds);

@@ -137,7 +137,12 @@ struct CoordinatorServer::Impl : std::enable_shared_from_this<CoordinatorServer:
   bool stopped = false;
   // Group commit: acknowledgements of journaled reports, sent after one fdatasync per
   // run for everything that arrived meanwhile (posted once, runs after the ready reads).
-  std::vector<std::pair<std::weak_ptr<RankConnection>, Ack>> awaiting_sync;
+  struct AwaitingSync {
+    std::weak_ptr<RankConnection> connection;
+    Run* run;
+    Ack ack;
+  };
+  std::vector<AwaitingSync> awaiting_sync;
   bool sync_posted = false;
   DiskWorker disk;  // last member: joined first, before the io_context goes away
 
@@ -217,12 +222,9 @@ class RankConnection : public std::enable_shared_from_this<RankConnection> {
     } catch (const ProtocolError& e) {
       // A peer of another protocol version is told so in this side's version (its
       // decoder then names both versions) instead of finding the door shut.
-      const bool our_magic = header_[0] == 'F' && header_[1] == 'E' && header_[2] == 'R' &&
-                             header_[3] == 'C';
-      const unsigned version = header_[4] | (header_[5] << 8);
-      if (our_magic && version != kProtocolVersion) {
+      if (const auto version = foreign_protocol_version(header_.data())) {
         ++server_.frames_refused;
-        const std::string why = "protocol version " + std::to_string(version) +
+        const std::string why = "protocol version " + std::to_string(*version) +
                                 ", this coordinator speaks " + std::to_string(kProtocolVersion);
         server_.warn("refusing connection " + std::to_string(id_) + " from " + peer_ + ": " + why);
         send({0, AckStatus::kRejected, why, ""});
@@ -442,7 +444,7 @@ void CoordinatorServer::Impl::accept() {
 void CoordinatorServer::Impl::acknowledge_when_durable(
     const std::shared_ptr<RankConnection>& session, Run& run, Ack ack) {
   if (!run.journal_needs_sync()) return session->send(ack);
-  awaiting_sync.emplace_back(session, std::move(ack));
+  awaiting_sync.push_back({session, &run, std::move(ack)});
   if (sync_posted) return;
   sync_posted = true;
   asio::post(io, [self = this] { self->sync_journals(); });
@@ -454,15 +456,18 @@ void CoordinatorServer::Impl::sync_journals() {
     try {
       run->sync_journal();
     } catch (const std::exception& e) {
-      warn(e.what());  // their reports stay unacknowledged: the clients resend them
-      for (auto& [session, ack] : awaiting_sync)
-        if (ack.status == AckStatus::kOk) ack = {ack.seq, AckStatus::kError, e.what(), ""};
+      // Not durable: that run's waiting reports are answered with the error (the
+      // ranks log it) rather than acknowledged.
+      warn(e.what());
+      for (AwaitingSync& waiting : awaiting_sync)
+        if (waiting.run == run.get() && waiting.ack.status == AckStatus::kOk)
+          waiting.ack = {waiting.ack.seq, AckStatus::kError, e.what(), ""};
     }
   }
   auto ready = std::move(awaiting_sync);
   awaiting_sync.clear();
-  for (auto& [weak, ack] : ready)
-    if (auto session = weak.lock()) session->send(ack);
+  for (AwaitingSync& waiting : ready)
+    if (auto connection = waiting.connection.lock()) connection->send(waiting.ack);
 }
 
 void CoordinatorServer::Impl::schedule_tick() {

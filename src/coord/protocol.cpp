@@ -292,6 +292,13 @@ FrameHeader decode_header(const unsigned char* header, std::uint32_t max_payload
   return {static_cast<MessageType>(type), length};
 }
 
+std::optional<std::uint16_t> foreign_protocol_version(const unsigned char* header) {
+  if (get_le<std::uint32_t>(header) != kMagic) return std::nullopt;
+  const auto version = get_le<std::uint16_t>(header + 4);
+  if (version == kProtocolVersion) return std::nullopt;
+  return version;
+}
+
 Message decode_payload(MessageType type, std::string_view payload) {
   switch (type) {
     case MessageType::kHello:

@@ -168,6 +168,9 @@ void encode_into(const Message& message, std::string& out);
 // reserved field or a payload longer than `max_payload`.
 FrameHeader decode_header(const unsigned char* header,
                           std::uint32_t max_payload = kMaxPayloadBytes);
+// The version of a header that is ours (magic "FERC") but of another protocol
+// version; nullopt otherwise. Lets a side answer such a peer instead of just closing.
+std::optional<std::uint16_t> foreign_protocol_version(const unsigned char* header);
 // Decodes a payload of the given type. A CheckpointChunk's data views `payload`.
 Message decode_payload(MessageType type, std::string_view payload);
 

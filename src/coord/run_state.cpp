@@ -42,6 +42,16 @@ int lock_run(const fs::path& dir) {
   return fd;
 }
 
+// write(2) until every byte is out; throws naming `path`.
+void write_all(int fd, const char* data, std::size_t size, const fs::path& path) {
+  while (size > 0) {
+    const ssize_t n = ::write(fd, data, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw std::runtime_error(path.string() + ": write failed: " + std::strerror(errno));
+    data += n;
+    size -= static_cast<std::size_t>(n);
+  }
+}
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -77,16 +87,7 @@ void CheckpointUpload::write(const CheckpointChunk& chunk) {
   hash_.update(chunk.data.data(), chunk.data.size());
   received_ += chunk.data.size();
   if (already_stored_) return;
-  const char* p = chunk.data.data();
-  std::size_t left = chunk.data.size();
-  while (left > 0) {
-    const ssize_t n = ::write(fd_, p, left);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0)
-      throw std::runtime_error(staging_.string() + ": write failed: " + std::strerror(errno));
-    p += n;
-    left -= static_cast<std::size_t>(n);
-  }
+  write_all(fd_, chunk.data.data(), chunk.data.size(), staging_);
 }
 
 void CheckpointUpload::verify() {
@@ -293,15 +294,7 @@ Ack Run::report(const EvalReport& report) {
     // Durable before acknowledged (a restart must not lose this rank's counts): the
     // server holds the Ack until sync_journal().
     const std::string line = report_to_json(report).dump() + "\n";
-    const char* p = line.data();
-    std::size_t left = line.size();
-    while (left > 0) {
-      const ssize_t n = ::write(journal_fd_, p, left);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) throw std::runtime_error((dir_ / kJournal).string() + ": " + std::strerror(errno));
-      p += n;
-      left -= static_cast<std::size_t>(n);
-    }
+    write_all(journal_fd_, line.data(), line.size(), dir_ / kJournal);
     journal_dirty_ = true;
     return ok(report.seq, {{"aggregated", false}});
   }

@@ -39,11 +39,11 @@ CoordinatorLink::CoordinatorLink(const TrainConfig& config, const std::string& r
   all_or_nothing(
       group, "starting the coordinator",
       [&] {
+        token = coord::load_token(c.token_file);
         if (!c.address.empty()) {
           const auto colon = c.address.rfind(':');
           host = c.address.substr(0, colon);
           port_text = c.address.substr(colon + 1);
-          token = coord::load_token(c.token_file);
           description_ = "fer-coordinator at " + c.address;
           return;
         }
@@ -53,7 +53,6 @@ CoordinatorLink::CoordinatorLink(const TrainConfig& config, const std::string& r
         const bool one_node = group.local_size() == group.size();
         options.listen_address =
             c.listen == "auto" ? (one_node ? "127.0.0.1" : "0.0.0.0") : c.listen;
-        token = coord::load_token(c.token_file);
         if (token.empty() && !coord::is_loopback_address(options.listen_address))
           token = random_token();
         options.token = token;
