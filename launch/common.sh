@@ -15,7 +15,7 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 # spdlog/fmt, OpenSSL (SHA-256), Python 3 for test helpers.
 FER_PACKAGES=(
   build-essential cmake ninja-build pkg-config git ca-certificates
-  libtorch-dev libopenblas0-pthread libopenblas-dev libjemalloc-dev
+  libtorch-dev libopenblas0-pthread libopenblas-dev libjemalloc-dev libdnnl-dev
   libopenmpi-dev openmpi-bin
   libopencv-dev opencv-data
   libhdf5-dev hdf5-tools

@@ -491,6 +491,10 @@ std::vector<Field> build_registry() {
       .add("amp", &TrainLoopConfig::amp, "bf16 autocast on CUDA (ignored on CPU)")
       .add("channels_last", &TrainLoopConfig::channels_last,
            "channels-last tensors on CUDA (ignored on CPU)")
+      .add("cpu_kernels", &TrainLoopConfig::cpu_kernels,
+           "CNN training kernels on CPU: fused (oneDNN, blocked layout) or aten (LibTorch's "
+           "layers); same function, same checkpoints",
+           {"fused", "aten"})
       .add("early_stopping_patience", &TrainLoopConfig::early_stopping_patience,
            "0: off; else stop after N epochs without val-accuracy gain", count_or_off)
       .add("log_every_steps", &TrainLoopConfig::log_every_steps,

@@ -1,6 +1,7 @@
 #include "model/fer_net.hpp"
 
 #include "data/emotions.hpp"
+#include "kernels/fused_cnn.hpp"
 
 namespace fer {
 namespace nn = torch::nn;
@@ -8,16 +9,23 @@ namespace nn = torch::nn;
 FerNetImpl::FerNetImpl(const ModelConfig& config, int input_side) : config_(config) {
   nn::Sequential cnn;
   std::int64_t channels = 1, side = input_side;
+  fused_shape_ok_ = fer::kernels::fused_kernels_built();
   for (int stage_channels : config.channels) {
+    Stage stage;
+    fused_shape_ok_ = fused_shape_ok_ && stage_channels % 8 == 0;
     for (int k = 0; k < config.convs_per_stage; ++k) {
       // No conv bias: the BatchNorm that follows has its own.
-      cnn->push_back(nn::Conv2d(
-          nn::Conv2dOptions(channels, stage_channels, /*kernel_size=*/3).padding(1).bias(false)));
-      cnn->push_back(nn::BatchNorm2d(stage_channels));
+      nn::Conv2d conv(
+          nn::Conv2dOptions(channels, stage_channels, /*kernel_size=*/3).padding(1).bias(false));
+      nn::BatchNorm2d norm(stage_channels);
+      stage.layers.push_back({conv, norm});
+      cnn->push_back(conv);
+      cnn->push_back(norm);
       cnn->push_back(nn::ReLU(nn::ReLUOptions().inplace(true)));
       channels = stage_channels;
     }
     cnn->push_back(nn::MaxPool2d(nn::MaxPool2dOptions(2)));
+    stages_.push_back(std::move(stage));
     side /= 2;
     if (config.cnn_dropout > 0) cnn->push_back(nn::Dropout2d(config.cnn_dropout));
   }
@@ -68,8 +76,26 @@ torch::Tensor FerNetImpl::to_sequence(const torch::Tensor& features) const {
   return features.flatten(2).transpose(1, 2);  // raster: [B, h*w, C]
 }
 
+bool FerNetImpl::fused_cpu_kernels_apply(const torch::Tensor& images) const {
+  return fused_cpu_kernels_ && fused_shape_ok_ && is_training() &&
+         torch::GradMode::is_enabled() && images.device().is_cpu() &&
+         images.scalar_type() == torch::kFloat32 && images.dim() == 4 && images.size(1) == 1;
+}
+
+torch::Tensor FerNetImpl::fused_cnn_forward(const torch::Tensor& images) {
+  torch::Tensor x = images;
+  for (Stage& stage : stages_) {
+    for (ConvLayer& layer : stage.layers)
+      x = fer::kernels::fused_conv_bn_relu(x, *layer.conv, *layer.norm);
+    x = fer::kernels::fused_max_pool_dropout(x, config_.cnn_dropout);
+  }
+  return fer::kernels::fused_to_nchw(x);
+}
+
 torch::Tensor FerNetImpl::forward(torch::Tensor images) {
-  torch::Tensor sequence = to_sequence(cnn_->forward(images)).contiguous();
+  torch::Tensor features =
+      fused_cpu_kernels_apply(images) ? fused_cnn_forward(images) : cnn_->forward(images);
+  torch::Tensor sequence = to_sequence(features).contiguous();
   torch::Tensor steps =
       lstm_ ? std::get<0>(lstm_->forward(sequence)) : std::get<0>(gru_->forward(sequence));
   torch::Tensor pooled;

@@ -17,12 +17,34 @@ class FerNetImpl : public torch::nn::Module {
   // images [B, 1, S, S] normalised -> logits [B, 7]
   torch::Tensor forward(torch::Tensor images);
 
+  // Training on CPU: run the CNN stages on the fused kernels (src/kernels) when this
+  // build has them and the shape suits them (channels multiples of 8, one input
+  // channel). Evaluation, CUDA and other shapes use LibTorch's layers; both compute the
+  // same function with the same parameters.
+  void use_fused_cpu_kernels(bool enable) { fused_cpu_kernels_ = enable; }
+  // Whether this build and this model's shape allow the fused path at all.
+  bool fused_cpu_kernels_possible() const { return fused_shape_ok_; }
+  bool fused_cpu_kernels_apply(const torch::Tensor& images) const;
+
   // Sequence length and per-step feature size the RNN sees for this input size.
   std::int64_t sequence_length() const { return sequence_length_; }
   std::int64_t step_features() const { return step_features_; }
 
  private:
   torch::Tensor to_sequence(const torch::Tensor& features) const;
+  torch::Tensor fused_cnn_forward(const torch::Tensor& images);
+
+  // The CNN as the fused path walks it: each conv with its BatchNorm, each stage's pool.
+  struct ConvLayer {
+    torch::nn::Conv2d conv;
+    torch::nn::BatchNorm2d norm;
+  };
+  struct Stage {
+    std::vector<ConvLayer> layers;
+  };
+  std::vector<Stage> stages_;
+  bool fused_shape_ok_ = false;
+  bool fused_cpu_kernels_ = false;
 
   ModelConfig config_;
   torch::nn::Sequential cnn_{nullptr};

@@ -353,7 +353,10 @@ TrainResult train(const TrainRequest& request) {
   const auto& tc = config.train;
   const int threads = threads_per_process(tc.threads, group.local_size());
   torch::set_num_threads(threads);
-  set_blas_threads(threads);  // else one per core in every rank: oversubscribed
+  // OpenBLAS on one thread: its own pthreads busy-wait after every product (LSTM, linear)
+  // and take the cores from LibTorch's OpenMP threads; at 2 threads that made the step
+  // ~20% slower than leaving the small products on one thread.
+  set_blas_threads(1);
   torch::manual_seed(tc.seed);
   if (tc.deterministic) at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/false);
   const torch::Device device = choose_device(tc.device, group.local_rank());
@@ -404,6 +407,7 @@ TrainResult train(const TrainRequest& request) {
   if (channels_last)
     for (auto& p : model->parameters())
       if (p.dim() == 4) p.set_data(p.data().contiguous(at::MemoryFormat::ChannelsLast));
+  model->use_fused_cpu_kernels(!on_cuda && tc.cpu_kernels == "fused");
   auto optimizer = make_optimizer(config.optim, model);
   // One optimizer step per `accumulation_steps` loader batches; the schedule counts
   // optimizer steps. Linear scaling rule: the peak rate grows with the global batch.
@@ -562,6 +566,14 @@ TrainResult train(const TrainRequest& request) {
                      " for the global batch (dist.scale_lr): peak " +
                      std::to_string(config.optim.lr * lr_scale));
   progress.message("coordinator: " + coordinator.describe());
+  if (!on_cuda)
+    progress.message(
+        tc.cpu_kernels == "aten" ? "CNN training kernels: LibTorch's layers (train.cpu_kernels=aten)"
+        : model->fused_cpu_kernels_possible()
+            ? "CNN training kernels: fused (oneDNN convolutions on blocked activations, "
+              "BatchNorm+ReLU, max-pool+dropout)"
+            : "CNN training kernels: LibTorch's layers (fused kernels need channels that are "
+              "multiples of 8 and a build with oneDNN)");
   progress.message("model: " + std::to_string(parameter_count(*model)) + " parameters; input " +
                    std::to_string(input_side) + "x" + std::to_string(input_side) + "; RNN reads " +
                    std::to_string(model->sequence_length()) + " steps of " +
