@@ -87,10 +87,10 @@ struct TrainLoopConfig {
   bool deterministic =
       false;        // bit-reproducible on CPU (single thread, no nondeterministic kernels)
   bool amp = true;  // bf16 autocast on CUDA (ignored on CPU)
-  bool channels_last = true;        // channels-last tensors on CUDA (ignored on CPU)
+  bool channels_last = true;          // channels-last tensors on CUDA (ignored on CPU)
   std::string cpu_kernels = "fused";  // CPU training: fused (src/kernels) | aten (LibTorch's)
-  int early_stopping_patience = 0;  // 0: off; else stop after N epochs without val-accuracy gain
-  int log_every_steps = 50;         // progress lines when stdout is not a terminal
+  int early_stopping_patience = 0;    // 0: off; else stop after N epochs without val-accuracy gain
+  int log_every_steps = 50;           // progress lines when stdout is not a terminal
 };
 
 struct CheckpointConfig {

@@ -51,9 +51,15 @@ typedef std::int8_t ByteLanes __attribute__((vector_size(8)));
   __builtin_memcpy(&v, p, sizeof v);
   return v;
 }
-[[gnu::always_inline]] inline void store(float* p, Lanes v) { __builtin_memcpy(p, &v, sizeof v); }
-[[gnu::always_inline]] inline void store_wide(double* p, WideLanes v) { __builtin_memcpy(p, &v, sizeof v); }
-[[gnu::always_inline]] inline WideLanes widen(Lanes v) { return __builtin_convertvector(v, WideLanes); }
+[[gnu::always_inline]] inline void store(float* p, Lanes v) {
+  __builtin_memcpy(p, &v, sizeof v);
+}
+[[gnu::always_inline]] inline void store_wide(double* p, WideLanes v) {
+  __builtin_memcpy(p, &v, sizeof v);
+}
+[[gnu::always_inline]] inline WideLanes widen(Lanes v) {
+  return __builtin_convertvector(v, WideLanes);
+}
 
 // Per-lane sums of x and x^2 over one channel block: all images, all positions.
 FER_VECTOR_CLONES
@@ -119,11 +125,11 @@ void block_gradient_sums(const float* grad, const float* in, const BlockedShape&
 
 FER_VECTOR_CLONES
 void batch_norm_relu_input_gradient(const float* grad, const float* in, float* out,
-                                    std::int64_t positions, const float* scale,
-                                    const float* shift, const float* mean, const float* gain,
-                                    const float* offset, const float* slope) {
-  const Lanes a = load(scale), b = load(shift), m = load(mean), k = load(gain),
-              c = load(offset), d = load(slope), zero = {};
+                                    std::int64_t positions, const float* scale, const float* shift,
+                                    const float* mean, const float* gain, const float* offset,
+                                    const float* slope) {
+  const Lanes a = load(scale), b = load(shift), m = load(mean), k = load(gain), c = load(offset),
+              d = load(slope), zero = {};
   for (std::int64_t i = 0; i < positions; ++i) {
     const Lanes v = load(in + i * kLanes);
     const Lanes passed = v * a + b > zero ? load(grad + i * kLanes) : zero;
@@ -170,8 +176,8 @@ void max_pool_plane(const float* in, float* out, std::uint8_t* argmax, std::int6
 // so the input gradient needs no zero fill first.
 FER_VECTOR_CLONES
 void max_pool_plane_backward(const float* grad, const std::uint8_t* argmax, float* in_grad,
-                             std::int64_t in_width, std::int64_t out_height,
-                             std::int64_t out_width, const float* scale) {
+                             std::int64_t in_width, std::int64_t out_height, std::int64_t out_width,
+                             const float* scale) {
   const Lanes channel_scale = load(scale), zero = {};
   for (std::int64_t oy = 0; oy < out_height; ++oy)
     for (std::int64_t ox = 0; ox < out_width; ++ox) {
@@ -237,7 +243,8 @@ BatchNormReluResult batch_norm_relu_forward(const at::Tensor& input, const at::T
                                             at::Tensor running_var, double momentum, double eps) {
   const BlockedShape s = blocked_shape(input, "batch norm input");
   const std::int64_t channels = s.blocks * kLanes, count = s.per_channel();
-  if (count < 2) throw std::invalid_argument("batch norm: training needs more than one value per channel");
+  if (count < 2)
+    throw std::invalid_argument("batch norm: training needs more than one value per channel");
   auto sums = at::empty({channels}, input.options().dtype(at::kDouble));
   auto square_sums = at::empty_like(sums);
   const float* in = input.data_ptr<float>();
@@ -266,8 +273,8 @@ BatchNormReluResult batch_norm_relu_forward(const at::Tensor& input, const at::T
       scale.data_ptr<float>()[c] = static_cast<float>(sc);
       shift.data_ptr<float>()[c] = static_cast<float>(beta_c.data_ptr<float>()[c] - mean * sc);
       rm[c] = static_cast<float>((1 - momentum) * rm[c] + momentum * mean);
-      rv[c] = static_cast<float>((1 - momentum) * rv[c] +
-                                 momentum * variance * count / (count - 1));
+      rv[c] =
+          static_cast<float>((1 - momentum) * rv[c] + momentum * variance * count / (count - 1));
     }
   }
   result.output = at::empty_like(input);
@@ -301,8 +308,7 @@ BatchNormReluGradients batch_norm_relu_backward(const at::Tensor& grad_output,
   at::parallel_for(0, s.blocks, 1, [&](std::int64_t begin, std::int64_t end) {
     for (std::int64_t b = begin; b < end; ++b)
       block_gradient_sums(g, in, s, b, scale.data_ptr<float>() + b * kLanes,
-                          shift.data_ptr<float>() + b * kLanes,
-                          mean.data_ptr<float>() + b * kLanes,
+                          shift.data_ptr<float>() + b * kLanes, mean.data_ptr<float>() + b * kLanes,
                           grad_sums.data_ptr<double>() + b * kLanes,
                           grad_dots.data_ptr<double>() + b * kLanes);
   });
@@ -314,10 +320,9 @@ BatchNormReluGradients batch_norm_relu_backward(const at::Tensor& grad_output,
   // that passed the ReLU, xhat = (x - mean) * invstd: gain * g' + offset + slope * (x - mean).
   auto gain = scale;
   auto offset = (-(gain.to(at::kDouble) * grad_sums) / count).to(at::kFloat);
-  auto slope = (-(gain.to(at::kDouble) * invstd.to(at::kDouble) *
-                  gradients.gamma.to(at::kDouble)) /
-                count)
-                   .to(at::kFloat);
+  auto slope =
+      (-(gain.to(at::kDouble) * invstd.to(at::kDouble) * gradients.gamma.to(at::kDouble)) / count)
+          .to(at::kFloat);
   gradients.input = at::empty_like(input);
   float* out = gradients.input.data_ptr<float>();
   for_each_plane(s, [&](std::int64_t n, std::int64_t b) {
@@ -326,8 +331,7 @@ BatchNormReluGradients batch_norm_relu_backward(const at::Tensor& grad_output,
     batch_norm_relu_input_gradient(g + o, in + o, out + o, s.height * s.width,
                                    scale.data_ptr<float>() + lane, shift.data_ptr<float>() + lane,
                                    mean.data_ptr<float>() + lane, gain.data_ptr<float>() + lane,
-                                   offset.data_ptr<float>() + lane,
-                                   slope.data_ptr<float>() + lane);
+                                   offset.data_ptr<float>() + lane, slope.data_ptr<float>() + lane);
   });
   return gradients;
 }

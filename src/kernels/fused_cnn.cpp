@@ -35,18 +35,23 @@ class ConvBatchNormRelu : public torch::autograd::Function<ConvBatchNormRelu> {
                &conv_out = saved[4], &mean = saved[5], &invstd = saved[6];
     BatchNormReluGradients norm_grads =
         batch_norm_relu_backward(grads[0].contiguous(), conv_out, gamma, beta, mean, invstd);
-    Conv3x3Gradients conv_grads = conv3x3_backward(
-        x, weight, norm_grads.input, ctx->saved_data["input_gradient"].toBool());
+    Conv3x3Gradients conv_grads =
+        conv3x3_backward(x, weight, norm_grads.input, ctx->saved_data["input_gradient"].toBool());
     return {conv_grads.input, conv_grads.weight, norm_grads.gamma, norm_grads.beta,
-            torch::Tensor(),  torch::Tensor(),   torch::Tensor(),   torch::Tensor()};
+            torch::Tensor(),  torch::Tensor(),   torch::Tensor(),  torch::Tensor()};
   }
 };
 
+torch::Tensor scale_or_none(const torch::Tensor& channel_scale) {
+  return channel_scale.numel() > 0 ? channel_scale : torch::Tensor();
+}
+
 class MaxPoolDropout : public torch::autograd::Function<MaxPoolDropout> {
  public:
+  // channel_scale: [N, C], or empty for no dropout (autograd inputs must be defined).
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x,
                                const torch::Tensor& channel_scale) {
-    MaxPoolResult pooled = max_pool2x2_forward(x, channel_scale);
+    MaxPoolResult pooled = max_pool2x2_forward(x, scale_or_none(channel_scale));
     ctx->save_for_backward({pooled.argmax, channel_scale});
     ctx->saved_data["input_sizes"] = x.sizes();
     return pooled.output;
@@ -55,14 +60,16 @@ class MaxPoolDropout : public torch::autograd::Function<MaxPoolDropout> {
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     const auto saved = ctx->get_saved_variables();
     const auto sizes = ctx->saved_data["input_sizes"].toIntVector();
-    return {max_pool2x2_backward(grads[0].contiguous(), saved[0], saved[1], sizes),
+    return {max_pool2x2_backward(grads[0].contiguous(), saved[0], scale_or_none(saved[1]), sizes),
             torch::Tensor()};
   }
 };
 
 }  // namespace
 
-bool fused_kernels_built() { return true; }
+bool fused_kernels_built() {
+  return true;
+}
 
 torch::Tensor fused_conv_bn_relu(const torch::Tensor& x, torch::nn::Conv2dImpl& conv,
                                  torch::nn::BatchNorm2dImpl& norm) {
@@ -83,7 +90,7 @@ torch::Tensor fused_conv_bn_relu(const torch::Tensor& x, torch::nn::Conv2dImpl& 
 }
 
 torch::Tensor fused_max_pool_dropout(const torch::Tensor& x, double dropout) {
-  torch::Tensor channel_scale;
+  torch::Tensor channel_scale = torch::empty({0}, x.options());
   if (dropout > 0) {
     // Drawn from LibTorch's default generator like Dropout2d, so seeded runs and resumed
     // runs stay reproducible.
@@ -94,11 +101,15 @@ torch::Tensor fused_max_pool_dropout(const torch::Tensor& x, double dropout) {
   return MaxPoolDropout::apply(x, channel_scale);
 }
 
-torch::Tensor fused_to_nchw(const torch::Tensor& blocked) { return blocked_to_nchw(blocked); }
+torch::Tensor fused_to_nchw(const torch::Tensor& blocked) {
+  return blocked_to_nchw(blocked);
+}
 
 #else  // built without oneDNN
 
-bool fused_kernels_built() { return false; }
+bool fused_kernels_built() {
+  return false;
+}
 
 namespace {
 [[noreturn]] void not_built() {
@@ -110,8 +121,12 @@ torch::Tensor fused_conv_bn_relu(const torch::Tensor&, torch::nn::Conv2dImpl&,
                                  torch::nn::BatchNorm2dImpl&) {
   not_built();
 }
-torch::Tensor fused_max_pool_dropout(const torch::Tensor&, double) { not_built(); }
-torch::Tensor fused_to_nchw(const torch::Tensor&) { not_built(); }
+torch::Tensor fused_max_pool_dropout(const torch::Tensor&, double) {
+  not_built();
+}
+torch::Tensor fused_to_nchw(const torch::Tensor&) {
+  not_built();
+}
 
 #endif
 

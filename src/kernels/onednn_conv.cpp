@@ -49,8 +49,8 @@ ConvPrimitives make_primitives(const ConvShape& s) {
   const dnnl::memory::dims weight_dims{s.out_channels, s.in_channels, 3, 3};
   ConvPrimitives p;
   const bool blocked_source = s.in_channels % kChannelBlock == 0;
-  p.source = dnnl::memory::desc(source_dims, DataType::f32,
-                                blocked_source ? Tag::nChw8c : Tag::nchw);
+  p.source =
+      dnnl::memory::desc(source_dims, DataType::f32, blocked_source ? Tag::nChw8c : Tag::nchw);
   p.destination = dnnl::memory::desc(destination_dims, DataType::f32, Tag::nChw8c);
   p.user_weights = dnnl::memory::desc(weight_dims, DataType::f32, Tag::oihw);
   const dnnl::memory::desc any_weights(weight_dims, DataType::f32, Tag::any);
@@ -63,16 +63,14 @@ ConvPrimitives make_primitives(const ConvShape& s) {
   p.forward = dnnl::convolution_forward(p.forward_desc);
   // A single-channel input (the image) needs no input gradient, and oneDNN has no fast
   // weight-gradient kernel for it (it pads the channel to 8 and runs ~7x below its
-  // other layers): single_channel_weight_gradient below does that one.
+  // other layers): blocked_ops.hpp single_channel_weight_gradient does that one.
   if (!blocked_source) return p;
-  {
-    p.backward_data_desc = dnnl::convolution_backward_data::primitive_desc(
-        dnnl::convolution_backward_data::desc(dnnl::algorithm::convolution_direct, p.source,
-                                              any_weights, p.destination, strides, padding,
-                                              padding),
-        cpu_engine(), p.forward_desc);
-    p.backward_data = dnnl::convolution_backward_data(p.backward_data_desc);
-  }
+  p.backward_data_desc = dnnl::convolution_backward_data::primitive_desc(
+      dnnl::convolution_backward_data::desc(dnnl::algorithm::convolution_direct, p.source,
+                                            any_weights, p.destination, strides, padding,
+                                            padding),
+      cpu_engine(), p.forward_desc);
+  p.backward_data = dnnl::convolution_backward_data(p.backward_data_desc);
   p.backward_weights_desc = dnnl::convolution_backward_weights::primitive_desc(
       dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, p.source,
                                                any_weights, p.destination, strides, padding,
@@ -122,8 +120,8 @@ dnnl::memory weights_as(const dnnl::memory::desc& wanted, const ConvPrimitives& 
     storage = contiguous;
     return user;
   }
-  storage = at::empty({static_cast<std::int64_t>(wanted.get_size() / sizeof(float))},
-                      weight.options());
+  storage =
+      at::empty({static_cast<std::int64_t>(wanted.get_size() / sizeof(float))}, weight.options());
   dnnl::memory converted(wanted, cpu_engine(), storage.data_ptr());
   dnnl::reorder(user, converted).execute(stream, user, converted);
   return converted;
@@ -142,14 +140,13 @@ at::Tensor conv3x3_forward(const at::Tensor& input, const at::Tensor& weight) {
   at::Tensor weight_storage;
   dnnl::memory weights =
       weights_as(p.forward_desc.weights_desc(), p, weight, stream, weight_storage);
-  at::Tensor output = at::empty({shape.batch, shape.out_channels / kChannelBlock, shape.height,
-                                 shape.width, kChannelBlock},
-                                input.options());
+  at::Tensor output = at::empty(
+      {shape.batch, shape.out_channels / kChannelBlock, shape.height, shape.width, kChannelBlock},
+      input.options());
   dnnl::memory source(p.source, cpu_engine(), input.data_ptr());
   dnnl::memory destination(p.destination, cpu_engine(), output.data_ptr());
-  p.forward.execute(stream, {{DNNL_ARG_SRC, source},
-                             {DNNL_ARG_WEIGHTS, weights},
-                             {DNNL_ARG_DST, destination}});
+  p.forward.execute(
+      stream, {{DNNL_ARG_SRC, source}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, destination}});
   stream.wait();
   return output;
 }
@@ -187,8 +184,8 @@ Conv3x3Gradients conv3x3_backward(const at::Tensor& input, const at::Tensor& wei
   at::Tensor blocked_storage;
   dnnl::memory diff_weights = user_diff_weights;
   if (wanted != p.user_weights) {
-    blocked_storage = at::empty({static_cast<std::int64_t>(wanted.get_size() / sizeof(float))},
-                                weight.options());
+    blocked_storage =
+        at::empty({static_cast<std::int64_t>(wanted.get_size() / sizeof(float))}, weight.options());
     diff_weights = dnnl::memory(wanted, cpu_engine(), blocked_storage.data_ptr());
   }
   p.backward_weights.execute(stream, {{DNNL_ARG_SRC, source},

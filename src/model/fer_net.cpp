@@ -77,9 +77,9 @@ torch::Tensor FerNetImpl::to_sequence(const torch::Tensor& features) const {
 }
 
 bool FerNetImpl::fused_cpu_kernels_apply(const torch::Tensor& images) const {
-  return fused_cpu_kernels_ && fused_shape_ok_ && is_training() &&
-         torch::GradMode::is_enabled() && images.device().is_cpu() &&
-         images.scalar_type() == torch::kFloat32 && images.dim() == 4 && images.size(1) == 1;
+  return fused_cpu_kernels_ && fused_shape_ok_ && is_training() && torch::GradMode::is_enabled() &&
+         images.device().is_cpu() && images.scalar_type() == torch::kFloat32 && images.dim() == 4 &&
+         images.size(1) == 1;
 }
 
 torch::Tensor FerNetImpl::fused_cnn_forward(const torch::Tensor& images) {

@@ -568,7 +568,8 @@ TrainResult train(const TrainRequest& request) {
   progress.message("coordinator: " + coordinator.describe());
   if (!on_cuda)
     progress.message(
-        tc.cpu_kernels == "aten" ? "CNN training kernels: LibTorch's layers (train.cpu_kernels=aten)"
+        tc.cpu_kernels == "aten"
+            ? "CNN training kernels: LibTorch's layers (train.cpu_kernels=aten)"
         : model->fused_cpu_kernels_possible()
             ? "CNN training kernels: fused (oneDNN convolutions on blocked activations, "
               "BatchNorm+ReLU, max-pool+dropout)"
