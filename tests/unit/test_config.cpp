@@ -78,6 +78,7 @@ const std::vector<std::string> kAllKeys = {
     "train.deterministic",
     "train.amp",
     "train.channels_last",
+    "train.cpu_kernels",
     "train.early_stopping_patience",
     "train.log_every_steps",
     "checkpoint.dir",
