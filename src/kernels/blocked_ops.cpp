@@ -223,9 +223,11 @@ void single_channel_tap_sums(const float* image, const float* grad, const Blocke
   for (int t = 0; t < 9; ++t) store_wide(taps + t * kLanes, total[t]);
 }
 
+// The 8 multipliers of one (image, block): the dropout scale, or ones without dropout.
 const float* lane_scale(const at::Tensor& channel_scale, std::int64_t n, std::int64_t block,
-                        std::int64_t channels, const float* ones) {
-  if (!channel_scale.defined()) return ones;
+                        std::int64_t channels) {
+  static constexpr float kOnes[kLanes] = {1, 1, 1, 1, 1, 1, 1, 1};
+  if (!channel_scale.defined()) return kOnes;
   return channel_scale.data_ptr<float>() + n * channels + block * kLanes;
 }
 
@@ -344,7 +346,6 @@ MaxPoolResult max_pool2x2_forward(const at::Tensor& input, const at::Tensor& cha
   MaxPoolResult result;
   result.output = at::empty({s.batch, s.blocks, out_h, out_w, kChannelBlock}, input.options());
   result.argmax = at::empty(result.output.sizes(), input.options().dtype(at::kByte));
-  const float ones[kLanes] = {1, 1, 1, 1, 1, 1, 1, 1};
   const float* in = input.data_ptr<float>();
   float* out = result.output.data_ptr<float>();
   std::uint8_t* argmax = result.argmax.data_ptr<std::uint8_t>();
@@ -352,7 +353,7 @@ MaxPoolResult max_pool2x2_forward(const at::Tensor& input, const at::Tensor& cha
   for_each_plane(s, [&](std::int64_t n, std::int64_t b) {
     const std::int64_t k = n * s.blocks + b;
     max_pool_plane(in + k * s.plane(), out + k * out_plane, argmax + k * out_plane, s.width, out_h,
-                   out_w, lane_scale(channel_scale, n, b, s.blocks * kLanes, ones));
+                   out_w, lane_scale(channel_scale, n, b, s.blocks * kLanes));
   });
   return result;
 }
@@ -364,7 +365,6 @@ at::Tensor max_pool2x2_backward(const at::Tensor& grad_output, const at::Tensor&
   // An odd height or width leaves a last row or column that no window covers.
   auto in_grad = in_h % 2 == 0 && in_w % 2 == 0 ? at::empty(input_sizes, grad_output.options())
                                                 : at::zeros(input_sizes, grad_output.options());
-  const float ones[kLanes] = {1, 1, 1, 1, 1, 1, 1, 1};
   const float* g = grad_output.data_ptr<float>();
   const std::uint8_t* a = argmax.data_ptr<std::uint8_t>();
   float* out = in_grad.data_ptr<float>();
@@ -372,8 +372,7 @@ at::Tensor max_pool2x2_backward(const at::Tensor& grad_output, const at::Tensor&
   for_each_plane(s, [&](std::int64_t n, std::int64_t b) {
     const std::int64_t k = n * s.blocks + b;
     max_pool_plane_backward(g + k * s.plane(), a + k * s.plane(), out + k * in_plane, in_w,
-                            s.height, s.width,
-                            lane_scale(channel_scale, n, b, s.blocks * kLanes, ones));
+                            s.height, s.width, lane_scale(channel_scale, n, b, s.blocks * kLanes));
   });
   return in_grad;
 }

@@ -67,8 +67,7 @@ ConvPrimitives make_primitives(const ConvShape& s) {
   if (!blocked_source) return p;
   p.backward_data_desc = dnnl::convolution_backward_data::primitive_desc(
       dnnl::convolution_backward_data::desc(dnnl::algorithm::convolution_direct, p.source,
-                                            any_weights, p.destination, strides, padding,
-                                            padding),
+                                            any_weights, p.destination, strides, padding, padding),
       cpu_engine(), p.forward_desc);
   p.backward_data = dnnl::convolution_backward_data(p.backward_data_desc);
   p.backward_weights_desc = dnnl::convolution_backward_weights::primitive_desc(
