@@ -15,7 +15,13 @@
 # For a Slurm cluster use slurm/train.sh instead.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+# The tools: FER_BIN, else this checkout's build, else an installed copy (cmake --install
+# puts this script in PREFIX/share/fer-cluster/launch and the tools in PREFIX/bin), else PATH.
 bin="${FER_BIN:-$root/build/bin}"
+if [ -z "${FER_BIN:-}" ] && [ ! -x "$bin/fer-train" ]; then
+  if [ -x "$root/../../bin/fer-train" ]; then bin="$(cd "$root/../../bin" && pwd)"
+  elif command -v fer-train >/dev/null; then bin="$(dirname "$(command -v fer-train)")"; fi
+fi
 [ -x "$bin/fer-train" ] || { echo "launch/train.sh: $bin/fer-train not found (build first: bash launch/setup.sh)" >&2; exit 2; }
 command -v mpirun >/dev/null || { echo "launch/train.sh: mpirun not found (apt-get install openmpi-bin)" >&2; exit 2; }
 
@@ -38,7 +44,7 @@ fi
 if [ "$(id -u)" = 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
 export OMP_NUM_THREADS="$threads" OPENBLAS_NUM_THREADS="$threads"
 
-echo "launch/train.sh: $ranks ranks x $threads threads on $cores cores${gpus:+ ($gpus GPUs)}" >&2
+echo "launch/train.sh: $ranks ranks x $threads threads on $cores cores${gpus:+ ($gpus GPUs)}: $bin/fer-train" >&2
 # shellcheck disable=SC2086  # FER_MPIRUN_ARGS is a list of words on purpose
 exec mpirun -np "$ranks" "${placement[@]}" -x OMP_NUM_THREADS -x OPENBLAS_NUM_THREADS ${FER_MPIRUN_ARGS:-} \
   "$bin/fer-train" --set "train.threads=$threads" "$@"

@@ -17,6 +17,11 @@ set -euo pipefail
 
 root="${FER_ROOT:-${SLURM_SUBMIT_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}}"
 eval_bin="${FER_BIN:-$root/build/bin}/fer-eval"
+# Not built here: an installed copy (PREFIX/bin beside PREFIX/share/fer-cluster), else PATH.
+if [ -z "${FER_BIN:-}" ] && [ ! -x "$eval_bin" ]; then
+  if [ -x "$root/../../bin/fer-eval" ]; then eval_bin="$root/../../bin/fer-eval"
+  elif command -v fer-eval >/dev/null; then eval_bin="$(command -v fer-eval)"; fi
+fi
 if [ ! -x "$eval_bin" ]; then
   echo "fer-eval job: fer-eval is not built yet (looked for $eval_bin)" >&2
   exit 2

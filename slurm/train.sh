@@ -57,7 +57,13 @@ else
        "(submit directory: ${SLURM_SUBMIT_DIR:-unknown})" >&2
   exit 2
 fi
+# The tools: FER_BIN, else the checkout's build, else an installed copy (PREFIX/bin
+# beside PREFIX/share/fer-cluster), else PATH.
 bin="${FER_BIN:-$root/build/bin}"
+if [ -z "${FER_BIN:-}" ] && [ ! -x "$bin/fer-train" ]; then
+  if [ -x "$root/../../bin/fer-train" ]; then bin="$(cd "$root/../../bin" && pwd)"
+  elif command -v fer-train >/dev/null; then bin="$(dirname "$(command -v fer-train)")"; fi
+fi
 trainer="$bin/fer-train"
 if [ ! -x "$trainer" ]; then
   echo "fer-train job: $trainer not found or not executable (build first, or set FER_BIN)" >&2

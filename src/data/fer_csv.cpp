@@ -1,5 +1,6 @@
 #include "data/fer_csv.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <string>
 

@@ -42,8 +42,64 @@ struct ConvPrimitives {
   dnnl::convolution_backward_weights backward_weights;
 };
 
+// 3x3 convolutions with stride 1 and padding 1 (the only shape the model uses).
+const dnnl::memory::dims kStrides{1, 1}, kPadding{1, 1};
+
+// oneDNN 3 dropped the operation descriptors (convolution_forward::desc and friends):
+// a primitive descriptor is built from the engine and the arguments directly. Debian 12
+// ships oneDNN 2.6, Debian 13 ships 3.7; both are supported.
+#if DNNL_VERSION_MAJOR >= 3
+dnnl::convolution_forward::primitive_desc make_forward_desc(const dnnl::memory::desc& source,
+                                                            const dnnl::memory::desc& weights,
+                                                            const dnnl::memory::desc& destination) {
+  return {cpu_engine(),         dnnl::prop_kind::forward_training,
+          dnnl::algorithm::convolution_direct, source, weights, destination, kStrides, kPadding,
+          kPadding};
+}
+dnnl::convolution_backward_data::primitive_desc make_backward_data_desc(
+    const dnnl::memory::desc& source, const dnnl::memory::desc& weights,
+    const dnnl::memory::desc& destination,
+    const dnnl::convolution_forward::primitive_desc& forward) {
+  return {cpu_engine(), dnnl::algorithm::convolution_direct, source, weights, destination,
+          kStrides,     kPadding,                            kPadding, forward};
+}
+dnnl::convolution_backward_weights::primitive_desc make_backward_weights_desc(
+    const dnnl::memory::desc& source, const dnnl::memory::desc& weights,
+    const dnnl::memory::desc& destination,
+    const dnnl::convolution_forward::primitive_desc& forward) {
+  return {cpu_engine(), dnnl::algorithm::convolution_direct, source, weights, destination,
+          kStrides,     kPadding,                            kPadding, forward};
+}
+#else
+dnnl::convolution_forward::primitive_desc make_forward_desc(const dnnl::memory::desc& source,
+                                                            const dnnl::memory::desc& weights,
+                                                            const dnnl::memory::desc& destination) {
+  return {dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training,
+                                          dnnl::algorithm::convolution_direct, source, weights,
+                                          destination, kStrides, kPadding, kPadding),
+          cpu_engine()};
+}
+dnnl::convolution_backward_data::primitive_desc make_backward_data_desc(
+    const dnnl::memory::desc& source, const dnnl::memory::desc& weights,
+    const dnnl::memory::desc& destination,
+    const dnnl::convolution_forward::primitive_desc& forward) {
+  return {dnnl::convolution_backward_data::desc(dnnl::algorithm::convolution_direct, source,
+                                                weights, destination, kStrides, kPadding,
+                                                kPadding),
+          cpu_engine(), forward};
+}
+dnnl::convolution_backward_weights::primitive_desc make_backward_weights_desc(
+    const dnnl::memory::desc& source, const dnnl::memory::desc& weights,
+    const dnnl::memory::desc& destination,
+    const dnnl::convolution_forward::primitive_desc& forward) {
+  return {dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, source,
+                                                   weights, destination, kStrides, kPadding,
+                                                   kPadding),
+          cpu_engine(), forward};
+}
+#endif
+
 ConvPrimitives make_primitives(const ConvShape& s) {
-  const dnnl::memory::dims strides{1, 1}, padding{1, 1};
   const dnnl::memory::dims source_dims{s.batch, s.in_channels, s.height, s.width};
   const dnnl::memory::dims destination_dims{s.batch, s.out_channels, s.height, s.width};
   const dnnl::memory::dims weight_dims{s.out_channels, s.in_channels, 3, 3};
@@ -55,26 +111,17 @@ ConvPrimitives make_primitives(const ConvShape& s) {
   p.user_weights = dnnl::memory::desc(weight_dims, DataType::f32, Tag::oihw);
   const dnnl::memory::desc any_weights(weight_dims, DataType::f32, Tag::any);
 
-  p.forward_desc = dnnl::convolution_forward::primitive_desc(
-      dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training,
-                                      dnnl::algorithm::convolution_direct, p.source, any_weights,
-                                      p.destination, strides, padding, padding),
-      cpu_engine());
+  p.forward_desc = make_forward_desc(p.source, any_weights, p.destination);
   p.forward = dnnl::convolution_forward(p.forward_desc);
   // A single-channel input (the image) needs no input gradient, and oneDNN has no fast
   // weight-gradient kernel for it (it pads the channel to 8 and runs ~7x below its
   // other layers): blocked_ops.hpp single_channel_weight_gradient does that one.
   if (!blocked_source) return p;
-  p.backward_data_desc = dnnl::convolution_backward_data::primitive_desc(
-      dnnl::convolution_backward_data::desc(dnnl::algorithm::convolution_direct, p.source,
-                                            any_weights, p.destination, strides, padding, padding),
-      cpu_engine(), p.forward_desc);
+  p.backward_data_desc =
+      make_backward_data_desc(p.source, any_weights, p.destination, p.forward_desc);
   p.backward_data = dnnl::convolution_backward_data(p.backward_data_desc);
-  p.backward_weights_desc = dnnl::convolution_backward_weights::primitive_desc(
-      dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, p.source,
-                                               any_weights, p.destination, strides, padding,
-                                               padding),
-      cpu_engine(), p.forward_desc);
+  p.backward_weights_desc =
+      make_backward_weights_desc(p.source, any_weights, p.destination, p.forward_desc);
   p.backward_weights = dnnl::convolution_backward_weights(p.backward_weights_desc);
   return p;
 }

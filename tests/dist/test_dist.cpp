@@ -200,6 +200,30 @@ TEST(Communicator, NcclOnACpuIsRefusedWithAClearMessage) {
   EXPECT_EQ(resolve_backend("auto", torch::kCPU), "mpi");
 }
 
+// The GPU path: the NCCL communicator set up on this rank's GPU, averaging fp32 and
+// bf16 buckets and broadcasting. CTest runs it as gpu.nccl (one rank, as on the lent
+// single-GPU machine); without a CUDA device (or NCCL in this build) it skips.
+TEST(Communicator, NcclAveragesAndBroadcastsOnTheGpu) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device visible to LibTorch";
+  if (static_cast<int>(torch::cuda::device_count()) < group().local_size())
+    GTEST_SKIP() << "fewer GPUs than ranks on this node";
+  const c10::Device device(torch::kCUDA, static_cast<c10::DeviceIndex>(group().local_rank()));
+  if (resolve_backend("auto", device) != "nccl") GTEST_SKIP() << "this build has no NCCL";
+  auto communicator = make_communicator("nccl", group(), device);
+  EXPECT_NE(communicator->describe().find("nccl"), std::string::npos);
+  const double n = group().size();
+  for (const auto type : {at::kFloat, at::kBFloat16}) {
+    auto flat = torch::full({4099}, group().rank() + 1.0, torch::dtype(type).device(device));
+    communicator->start_average(flat, "test nccl average")->wait();
+    const auto expected = torch::full({4099}, (n + 1) / 2, torch::dtype(at::kFloat));
+    EXPECT_TRUE(torch::equal(flat.to(torch::kCPU, at::kFloat), expected))
+        << "average of " << c10::toString(type);
+  }
+  auto shared = torch::full({17}, group().rank() * 3.0, torch::dtype(at::kFloat).device(device));
+  communicator->broadcast(shared, 0, "test nccl broadcast");
+  EXPECT_TRUE(torch::equal(shared.cpu(), torch::zeros({17})));
+}
+
 }  // namespace
 }  // namespace fer
 
