@@ -36,8 +36,11 @@ FER_PACKAGES=(
 )
 # LibTorch: CPU-only by default; FER_CUDA=1 takes Debian 13's CUDA build with the CUDA
 # toolkit and NCCL (components contrib and non-free; ~2.7 GB to download).
+# FER_OWN_LIBTORCH=1: no LibTorch package (yours comes through FER_CMAKE_ARGS, README: Build).
 FER_CUDA="${FER_CUDA:-0}"
-if [ "$FER_CUDA" = 1 ]; then
+if [ "${FER_OWN_LIBTORCH:-0}" = 1 ]; then
+  :
+elif [ "$FER_CUDA" = 1 ]; then
   FER_PACKAGES+=(libtorch-cuda-dev nvidia-cuda-toolkit libnccl-dev)
 else
   FER_PACKAGES+=(libtorch-dev)

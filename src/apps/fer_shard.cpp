@@ -6,6 +6,7 @@
 #include <regex>
 
 #include "common/tool_main.hpp"
+#include "data/data_quality.hpp"
 #include "data/image_stats.hpp"
 #include "data/ingest.hpp"
 #include "data/shard_reader.hpp"
@@ -43,7 +44,7 @@ int main(int argc, char** argv) {
   fer::IngestRequest request;
   std::string input, format = "auto", ferplus, out, name, inspect_dir;
   fer::ShardWriteOptions write;
-  bool verify = false, quiet = false;
+  bool verify = false, quiet = false, dedupe = false;
   app.add_option("input", input, "fer2013.csv, or the root of the image-folder edition");
   app.add_option("--format", format, "Input form (auto: a directory is the folder edition)")
       ->check(CLI::IsMember({"auto", "csv", "folder"}))
@@ -62,6 +63,9 @@ int main(int argc, char** argv) {
   app.add_flag("--skip-invalid", request.options.skip_invalid,
                "Skip malformed rows and unreadable images (counted, first few reported) instead of "
                "stopping");
+  app.add_flag("--dedupe", dedupe,
+               "Drop from train the images also in val/test (leakage), the sets of identical "
+               "images with conflicting labels, and blank images (val/test stay as they are)");
   app.add_flag("--overwrite", write.overwrite, "Replace an existing output directory (atomically)");
   app.add_option("--threads", request.options.threads, "Worker threads (0: all cores)")
       ->capture_default_str();
@@ -94,7 +98,12 @@ int main(int argc, char** argv) {
 
     const auto start = std::chrono::steady_clock::now();
     fer::IngestReport report(request.options.skip_invalid);
-    const fer::ImageSet images = fer::ingest(request, report);
+    fer::ImageSet images = fer::ingest(request, report);
+    const nlohmann::json ingest_json = fer::report_to_json(report, images);  // as read
+    const std::string ingest_text = fer::report_to_text(report, images);
+    // The report describes the input as read; --dedupe then acts on it.
+    fer::QualityReport quality = fer::assess_quality(images);
+    if (dedupe) fer::drop_flagged_training_images(images, quality);
     const double read_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     write.created_by = {{"tool", "fer-shard"},
@@ -107,13 +116,16 @@ int main(int argc, char** argv) {
                           {"images_per_shard", write.images_per_shard},
                           {"seed", write.seed},
                           {"val_fraction", request.options.val_fraction},
-                          {"skip_invalid", request.options.skip_invalid}}},
-                        {"report", fer::report_to_json(report, images)}};
+                          {"skip_invalid", request.options.skip_invalid},
+                          {"dedupe", dedupe}}},
+                        {"report", ingest_json},
+                        {"quality", fer::quality_to_json(quality)}};
     const fer::Manifest manifest = fer::write_shards(images, out_dir, write);
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (!quiet) {
-      std::cout << fer::report_to_text(report, images) << fer::manifest_summary(manifest);
+      std::cout << ingest_text << fer::quality_to_text(quality)
+                << fer::manifest_summary(manifest);
       if (const std::string warning = fer::sharpness_warning(manifest); !warning.empty())
         std::cerr << "fer-shard: warning: " << warning << "\n";
       std::printf("wrote %s in %.2f s (read %.2f s, write %.2f s)\n", out_dir.c_str(), seconds,

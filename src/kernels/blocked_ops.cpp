@@ -1,6 +1,7 @@
 #include "kernels/blocked_ops.hpp"
 
 #include <ATen/Parallel.h>
+#include <ATen/core/grad_mode.h>  // at::NoGradGuard (not reached through Parallel.h in 2.x)
 
 #include <cmath>
 #include <cstdint>

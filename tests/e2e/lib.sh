@@ -45,6 +45,8 @@ extract_real_fer2013() {
     echo "SKIP: real FER2013 not found at $archive"
     exit 77
   fi
-  tar -xzf "$archive" -C "$WORK"
-  REAL_FER2013=$(dirname "$(find "$WORK" -maxdepth 3 -type d -name train | head -1)")
+  # Its own folder: outputs the test writes into $WORK stay out of the input tree.
+  mkdir -p "$WORK/fer2013-input"
+  tar -xzf "$archive" -C "$WORK/fer2013-input"
+  REAL_FER2013=$(dirname "$(find "$WORK/fer2013-input" -maxdepth 3 -type d -name train | head -1)")
 }

@@ -181,6 +181,11 @@ else
 fi
 step tests inside "${env_cuda[@]}" CI="${CI:-}" bash -c "cd /src && bash launch/test.sh ${FER_TEST_ARGS:-}"
 step skips check_skips
+# Debian 13 also proves "bring your own LibTorch": the distribution's copy moved to a
+# prefix of its own and found through CMAKE_PREFIX_PATH (tests/platform/own_libtorch.sh).
+if [ "$flavour" = trixie ]; then
+  step own-libtorch inside bash -c 'cd /src && bash tests/platform/own_libtorch.sh'
+fi
 say "$(printf '%-12s %5d s' total $((SECONDS - total_start)))"
 [ "$cuda" = 1 ] && sed 's/^/  /' "$logs/cuda-link.log" >&2
 sed 's/^/  /' "$logs/skips.log" >&2
