@@ -497,6 +497,11 @@ std::vector<Field> build_registry() {
            {"fused", "aten"})
       .add("early_stopping_patience", &TrainLoopConfig::early_stopping_patience,
            "0: off; else stop after N epochs without val-accuracy gain", count_or_off)
+      .add("time_budget_minutes", &TrainLoopConfig::time_budget_minutes,
+           "0: off; else the wall-clock minutes of training + validation: the number of "
+           "epochs (at most train.epochs) and the schedule's end are fitted to it from measured "
+           "throughput, corrected every epoch; kept across resumes",
+           closed(0, 1e6))
       .add("log_every_steps", &TrainLoopConfig::log_every_steps,
            "steps between progress lines when stdout is not a terminal", positive_count);
 

@@ -90,6 +90,7 @@ struct TrainLoopConfig {
   bool channels_last = true;          // channels-last tensors on CUDA (ignored on CPU)
   std::string cpu_kernels = "fused";  // CPU training: fused (src/kernels) | aten (LibTorch's)
   int early_stopping_patience = 0;    // 0: off; else stop after N epochs without val-accuracy gain
+  double time_budget_minutes = 0;     // 0: off; else epochs (and the schedule) fitted to it
   int log_every_steps = 50;           // progress lines when stdout is not a terminal
 };
 

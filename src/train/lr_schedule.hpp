@@ -26,6 +26,10 @@ class LrSchedule {
   // rate was reduced.
   bool end_of_epoch(double val_accuracy);
 
+  // Training to a time budget moves the end of the schedule as the plan is corrected.
+  void set_epochs(int epochs) { epochs_ = epochs; }
+  int epochs() const { return epochs_; }
+
   const PlateauState& plateau() const { return plateau_; }
   void restore(const PlateauState& state) { plateau_ = state; }
 

@@ -33,6 +33,7 @@
 #include "train/lr_schedule.hpp"
 #include "train/progress.hpp"
 #include "train/run_directory.hpp"
+#include "train/time_budget.hpp"
 
 namespace fer {
 namespace fs = std::filesystem;
@@ -42,6 +43,8 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 constexpr const char* kEmotionShort[kNumEmotions] = {"An", "Di", "Fe", "Ha", "Sa", "Su", "Ne"};
+// A time-budgeted run plans from at least this many first steps (or 1/20 of an epoch).
+constexpr std::size_t kBudgetProbeMinSteps = 5;
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -418,6 +421,9 @@ TrainResult train(const TrainRequest& request) {
   const double lr_scale = config.dist.scale_lr ? static_cast<double>(world) * accumulation : 1.0;
   LrSchedule schedule(config.schedule, config.optim.lr * lr_scale, tc.epochs,
                       optimizer_steps_per_epoch);
+  // Training to a time budget: its plan, not train.epochs, ends the run and the schedule.
+  std::optional<TimeBudget> budget;
+  if (tc.time_budget_minutes > 0) budget.emplace(tc.time_budget_minutes * 60, tc.epochs);
   torch::Tensor class_weights;
   if (config.optim.class_weights)
     class_weights =
@@ -513,6 +519,11 @@ TrainResult train(const TrainRequest& request) {
     schedule.restore({meta.at("plateau_factor").get<double>(),
                       meta.at("plateau_best").get<double>(),
                       meta.at("plateau_without_gain").get<int>()});
+    if (budget) {  // continue the budgeted schedule, do not start it again
+      budget->restore(meta.value("budget_used_seconds", 0.0),
+                      meta.value("budget_planned_epochs", tc.epochs));
+      schedule.set_epochs(budget->planned_epochs());
+    }
     progress.message("resumed " + resume_from->string() + " after epoch " +
                      std::to_string(state.epochs_completed));
     const int saved_world = meta.value("world_size", 1);
@@ -605,20 +616,36 @@ TrainResult train(const TrainRequest& request) {
   double forward_seconds = 0, backward_seconds = 0, optimizer_seconds = 0;
   std::int64_t timed_steps = 0, images_seen = 0;
   double training_seconds = 0;
-  const int last_epoch =
-      request.stop_after_epoch > 0 ? std::min(request.stop_after_epoch, tc.epochs) : tc.epochs;
+  // The schedule's epochs: train.epochs, or the time budget's plan as it is corrected.
+  const auto last_epoch = [&] {
+    return request.stop_after_epoch > 0 ? std::min(request.stop_after_epoch, schedule.epochs())
+                                        : schedule.epochs();
+  };
+  // The first plan of a budgeted run comes from the first few steps after the first
+  // (which pays for allocations and primitive creation).
+  const std::size_t budget_probe_from = std::min<std::size_t>(1, optimizer_steps_per_epoch - 1);
+  const std::size_t budget_probe_steps =
+      std::min(optimizer_steps_per_epoch - budget_probe_from,
+               std::max<std::size_t>(kBudgetProbeMinSteps, optimizer_steps_per_epoch / 20));
+  Clock::time_point budget_probe_start;
+  if (budget)
+    progress.message(
+        "time budget: " + format_duration(budget->budget_seconds()) + " of training and validation" +
+        (budget->used_seconds() > 0 ? ", " + format_duration(budget->used_seconds()) + " used"
+                                    : std::string()) +
+        "; epochs (at most " + std::to_string(tc.epochs) + ") fitted to it");
 
   if (tc.early_stopping_patience > 0 && state.epochs_without_gain >= tc.early_stopping_patience)
     progress.message("this run stopped early after epoch " +
                      std::to_string(state.epochs_completed) + "; nothing left to train");
   for (int epoch = state.epochs_completed;
-       epoch < last_epoch &&
+       epoch < last_epoch() &&
        !(tc.early_stopping_patience > 0 && state.epochs_without_gain >= tc.early_stopping_patience);
        ++epoch) {
     const auto epoch_start = Clock::now();
     model->train();
     train_loader.start_epoch(static_cast<std::uint64_t>(epoch));
-    progress.begin_epoch(epoch + 1, tc.epochs, optimizer_steps_per_epoch);
+    progress.begin_epoch(epoch + 1, schedule.epochs(), optimizer_steps_per_epoch);
     double loss_sum = 0, lr = 0;
     std::int64_t correct = 0, seen = 0;
     const std::size_t loader_steps = train_loader.steps_per_epoch();
@@ -661,6 +688,24 @@ TrainResult train(const TrainRequest& request) {
         optimizer->step();
         ++state.global_step;
         ++timed_steps;
+        if (budget && !resume_from && epoch == 0 && step + 1 == budget_probe_from)
+          budget_probe_start = Clock::now();
+        if (budget && !resume_from && epoch == 0 &&
+            step + 1 == budget_probe_from + budget_probe_steps) {
+          // Every rank is at this step (same step count by construction): one plan.
+          double probe_seconds =
+              budget_probe_from > 0 ? seconds_since(budget_probe_start) : seconds_since(epoch_start);
+          group.all_reduce_sum(&probe_seconds, 1, "time budget: first steps");
+          probe_seconds /= world;
+          // Validation costs about a forward pass (a third of a step) per image.
+          const double eval_fraction = static_cast<double>(val_loader.samples_per_epoch()) /
+                                       static_cast<double>(train_loader.samples_per_epoch()) / 3.0;
+          schedule.set_epochs(budget->plan_from_first_steps(
+              probe_seconds, budget_probe_steps, optimizer_steps_per_epoch, eval_fraction));
+          progress.message("time budget: " + std::to_string(budget_probe_steps) + " steps in " +
+                           format_duration(probe_seconds) + " -> " +
+                           std::to_string(schedule.epochs()) + " epochs planned");
+        }
         coordinator.progress(epoch + 1, state.global_step);  // for the status page; no wait
       }
       optimizer_seconds += seconds_since(optimizer_start);
@@ -698,6 +743,18 @@ TrainResult train(const TrainRequest& request) {
       ++state.epochs_without_gain;
     }
     state.epochs_completed = epoch + 1;
+    if (budget) {
+      // The ranks' mean, so every rank makes the same plan.
+      double epoch_seconds = seconds_since(epoch_start);
+      group.all_reduce_sum(&epoch_seconds, 1, "time budget: epoch " + std::to_string(epoch + 1));
+      const int before = schedule.epochs();
+      schedule.set_epochs(budget->end_of_epoch(epoch + 1, epoch_seconds / world));
+      if (schedule.epochs() != before)
+        progress.message("time budget: " + format_duration(budget->used_seconds()) + " used, " +
+                         format_duration(budget->seconds_per_epoch()) + " per epoch -> " +
+                         std::to_string(schedule.epochs()) + " epochs planned (was " +
+                         std::to_string(before) + ")");
+    }
     const double images_per_second = static_cast<double>(seen) / train_seconds;
     json record = {{"epoch", epoch + 1},
                    {"step", state.global_step},
@@ -719,7 +776,7 @@ TrainResult train(const TrainRequest& request) {
 
     const bool stop_early =
         tc.early_stopping_patience > 0 && state.epochs_without_gain >= tc.early_stopping_patience;
-    const bool last = epoch + 1 == last_epoch || stop_early;
+    const bool last = epoch + 1 >= last_epoch() || stop_early;
     // Every rank reports its own counts; the coordinator sums them into the metrics
     // line (exactly what the all-reduce above computed) with rank 0's training figures.
     // The line goes first: a kill before the checkpoint is stored is repaired on resume
@@ -734,7 +791,7 @@ TrainResult train(const TrainRequest& request) {
     coordinator.progress(epoch + 1, state.global_step);
     if (leader && ((epoch + 1) % config.checkpoint.every_epochs == 0 || last || is_best)) {
       const PlateauState& plateau = schedule.plateau();
-      const json meta = {{"format_version", kCheckpointFormatVersion},
+      json meta = {{"format_version", kCheckpointFormatVersion},
                          {"epoch", state.epochs_completed},
                          {"global_step", state.global_step},
                          {"best_val_accuracy", state.best_val_accuracy},
@@ -747,6 +804,10 @@ TrainResult train(const TrainRequest& request) {
                          {"history", state.history},
                          {"world_size", world},
                          {"libtorch", TORCH_VERSION}};
+      if (budget) {
+        meta["budget_used_seconds"] = budget->used_seconds();
+        meta["budget_planned_epochs"] = budget->planned_epochs();
+      }
       coordinator.upload_checkpoint(epoch + 1, state.global_step,
                                     serialize_checkpoint(model, *optimizer, meta),
                                     {{"val_accuracy", val_accuracy},
@@ -759,7 +820,7 @@ TrainResult train(const TrainRequest& request) {
                   "epoch %d/%d  train loss %.4f acc %5.1f%%  |  val loss %.4f acc %5.1f%% (best "
                   "%.1f%% @%d)  |  "
                   "%.0f img/s  %s\n    val recall: %s",
-                  epoch + 1, tc.epochs, record["train_loss"].get<double>(),
+                  epoch + 1, schedule.epochs(), record["train_loss"].get<double>(),
                   100 * record["train_accuracy"].get<double>(), val.loss(), 100 * val_accuracy,
                   100 * state.best_val_accuracy, state.best_epoch, images_per_second,
                   format_duration(seconds_since(epoch_start)).c_str(),

@@ -80,6 +80,7 @@ const std::vector<std::string> kAllKeys = {
     "train.channels_last",
     "train.cpu_kernels",
     "train.early_stopping_patience",
+    "train.time_budget_minutes",
     "train.log_every_steps",
     "checkpoint.dir",
     "checkpoint.keep_last",
