@@ -21,6 +21,9 @@
 #   FER_COORDINATOR_HTTP_PORT  that process's status page port (default 0: any free port)
 #   FER_COORDINATOR_ADDRESS    host:port of a coordinator that runs elsewhere (token in
 #               FER_COORD_TOKEN); the ranks report there
+#   FER_TIME_BUDGET  slurm: train.time_budget_minutes from the job's time left (less a
+#               tenth, at least 2 minutes, for start-up and the final flush) | MINUTES |
+#               unset: off
 # One task (rank) per GPU; each task gets --cpus-per-task cores, passed on as
 # --set train.threads=N and OMP_NUM_THREADS / OPENBLAS_NUM_THREADS. Arguments win
 # over these settings (a later --set overrides an earlier one). Relative paths in the
@@ -88,6 +91,41 @@ if [ "$has_config" = 0 ]; then
 fi
 if [ -n "$threads" ]; then args+=(--set "train.threads=$threads"); fi
 if [ -n "${FER_SHARDS:-}" ]; then args+=(--set "data.shards=$FER_SHARDS"); fi
+# The job's time limit as the training budget: the schedule then ends before Slurm
+# kills the job, whatever the nodes' speed.
+seconds_left() {  # squeue's %L: [days-]hours:minutes:seconds, MM:SS, or UNLIMITED
+  local left days=0 h=0 m=0 sec=0
+  left=$(squeue -h -j "$SLURM_JOB_ID" -o %L 2>/dev/null | head -n 1)
+  case "$left" in "" | UNLIMITED | NOT_SET | INVALID) return 1 ;; esac
+  if [[ "$left" == *-* ]]; then days=${left%%-*}; left=${left#*-}; fi
+  IFS=: read -r -a parts <<<"$left"
+  case ${#parts[@]} in
+    3) h=${parts[0]} m=${parts[1]} sec=${parts[2]} ;;
+    2) m=${parts[0]} sec=${parts[1]} ;;
+    *) return 1 ;;
+  esac
+  echo $((((10#$days * 24 + 10#$h) * 60 + 10#$m) * 60 + 10#$sec))
+}
+case "${FER_TIME_BUDGET:-}" in
+  "") ;;
+  slurm)
+    if [ -z "${SLURM_JOB_ID:-}" ]; then
+      echo "fer-train job: FER_TIME_BUDGET=slurm outside a Slurm job" >&2; exit 2
+    fi
+    left=$(seconds_left) || { echo "fer-train job: FER_TIME_BUDGET=slurm: the job has no time limit (sbatch --time)" >&2; exit 2; }
+    # Kept back: a tenth of the time, at least 2 minutes (start-up, the last
+    # validation, checkpoint flush); at least one minute of training.
+    reserve=$((left / 10 > 120 ? left / 10 : 120))
+    budget=$(awk -v s=$((left - reserve)) 'BEGIN { m = s / 60; if (m < 1) m = 1; printf "%.1f", m }')
+    echo "fer-train job: time budget $budget minutes (the job has $((left / 60)) minutes left)"
+    args+=(--set "train.time_budget_minutes=$budget")
+    ;;
+  *)
+    [[ "$FER_TIME_BUDGET" =~ ^[0-9]+([.][0-9]+)?$ ]] ||
+      { echo "fer-train job: FER_TIME_BUDGET must be 'slurm' or minutes, got '$FER_TIME_BUDGET'" >&2; exit 2; }
+    args+=(--set "train.time_budget_minutes=$FER_TIME_BUDGET")
+    ;;
+esac
 args+=("$@")
 
 # Launcher: srun with PMIx (the only srun plugin Debian's Open MPI initialises under),

@@ -71,6 +71,17 @@ coordinator_pid=$(sed -nE 's/^== coordinator: fer-coordinator pid ([0-9]+) .*/\1
 ! kill -0 "$coordinator_pid" 2>/dev/null || fail_job "the job's fer-coordinator ($coordinator_pid) outlived the job"
 echo "training job $job with its own coordinator: ok"
 
+# 1c. FER_TIME_BUDGET=slurm: the budget comes from the job's time limit (--time=10:
+#     10 minutes less 2 kept back = 8.0); the epoch cap of 1 ends this job early.
+submit budget --ntasks=1 --cpus-per-task=1 --time=10 --export=ALL,FER_TIME_BUDGET=slurm \
+  slurm/train.sh --set train.epochs=1 --set data.shards="$WORK/shards/synth" \
+  --set checkpoint.dir="$WORK/runs" --run slurm-budget
+[ "$rc" = 0 ] || fail_job "the budgeted job returned $rc (log above)"
+grep -qE "^fer-train job: time budget (7\.[5-9]|8\.0) minutes" "$log" || fail_job "no budget from the job's time limit in $log"
+grep -q "time budget: 7:[0-9][0-9] of training and validation\|time budget: 8:00 of training" "$log" ||
+  fail_job "fer-train did not get the job's budget"
+echo "budgeted job $job: ok"
+
 # 2. A job whose fer-train fails (unknown key: exit 2) fails sbatch --wait.
 submit bad --ntasks=1 --cpus-per-task=1 slurm/train.sh --set optim.lrr=1
 [ "$rc" != 0 ] || fail_job "sbatch --wait returned 0 for the failing job $job"
