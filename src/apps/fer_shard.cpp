@@ -124,8 +124,7 @@ int main(int argc, char** argv) {
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (!quiet) {
-      std::cout << ingest_text << fer::quality_to_text(quality)
-                << fer::manifest_summary(manifest);
+      std::cout << ingest_text << fer::quality_to_text(quality) << fer::manifest_summary(manifest);
       if (const std::string warning = fer::sharpness_warning(manifest); !warning.empty())
         std::cerr << "fer-shard: warning: " << warning << "\n";
       std::printf("wrote %s in %.2f s (read %.2f s, write %.2f s)\n", out_dir.c_str(), seconds,

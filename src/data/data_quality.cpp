@@ -56,7 +56,9 @@ double pixel_std(const std::uint8_t* pixels) {
   return std::sqrt(std::max(0.0, sum_squares / kImagePixels - mean * mean));
 }
 
-bool is_blank(const std::uint8_t* pixels) { return pixel_std(pixels) < kBlankPixelStd; }
+bool is_blank(const std::uint8_t* pixels) {
+  return pixel_std(pixels) < kBlankPixelStd;
+}
 
 std::string describe(const ImageSet& images, std::size_t i) {
   return images.sources[i] + " (" + std::string(kEmotionNames[images.labels[i]]) + ")";

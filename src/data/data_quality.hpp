@@ -23,8 +23,8 @@ namespace fer {
 inline constexpr double kBlankPixelStd = 2.0;
 
 struct DuplicateCounts {
-  std::size_t groups = 0;  // sets of >= 2 identical images
-  std::size_t images = 0;  // images in those sets
+  std::size_t groups = 0;              // sets of >= 2 identical images
+  std::size_t images = 0;              // images in those sets
   std::size_t conflicting_groups = 0;  // of those sets, the ones with more than one label
   std::size_t conflicting_images = 0;
 };

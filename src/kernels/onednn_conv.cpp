@@ -48,56 +48,45 @@ const dnnl::memory::dims kStrides{1, 1}, kPadding{1, 1};
 // oneDNN 3 dropped the operation descriptors (convolution_forward::desc and friends):
 // a primitive descriptor is built from the engine and the arguments directly. Debian 12
 // ships oneDNN 2.6, Debian 13 ships 3.7; both are supported.
+dnnl::convolution_forward::primitive_desc make_forward_desc(const dnnl::memory::desc& source,
+                                                            const dnnl::memory::desc& weights,
+                                                            const dnnl::memory::desc& destination) {
 #if DNNL_VERSION_MAJOR >= 3
-dnnl::convolution_forward::primitive_desc make_forward_desc(const dnnl::memory::desc& source,
-                                                            const dnnl::memory::desc& weights,
-                                                            const dnnl::memory::desc& destination) {
-  return {cpu_engine(),         dnnl::prop_kind::forward_training,
-          dnnl::algorithm::convolution_direct, source, weights, destination, kStrides, kPadding,
+  return {cpu_engine(),
+          dnnl::prop_kind::forward_training,
+          dnnl::algorithm::convolution_direct,
+          source,
+          weights,
+          destination,
+          kStrides,
+          kPadding,
           kPadding};
-}
-dnnl::convolution_backward_data::primitive_desc make_backward_data_desc(
-    const dnnl::memory::desc& source, const dnnl::memory::desc& weights,
-    const dnnl::memory::desc& destination,
-    const dnnl::convolution_forward::primitive_desc& forward) {
-  return {cpu_engine(), dnnl::algorithm::convolution_direct, source, weights, destination,
-          kStrides,     kPadding,                            kPadding, forward};
-}
-dnnl::convolution_backward_weights::primitive_desc make_backward_weights_desc(
-    const dnnl::memory::desc& source, const dnnl::memory::desc& weights,
-    const dnnl::memory::desc& destination,
-    const dnnl::convolution_forward::primitive_desc& forward) {
-  return {cpu_engine(), dnnl::algorithm::convolution_direct, source, weights, destination,
-          kStrides,     kPadding,                            kPadding, forward};
-}
 #else
-dnnl::convolution_forward::primitive_desc make_forward_desc(const dnnl::memory::desc& source,
-                                                            const dnnl::memory::desc& weights,
-                                                            const dnnl::memory::desc& destination) {
   return {dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training,
                                           dnnl::algorithm::convolution_direct, source, weights,
                                           destination, kStrides, kPadding, kPadding),
           cpu_engine()};
-}
-dnnl::convolution_backward_data::primitive_desc make_backward_data_desc(
-    const dnnl::memory::desc& source, const dnnl::memory::desc& weights,
-    const dnnl::memory::desc& destination,
-    const dnnl::convolution_forward::primitive_desc& forward) {
-  return {dnnl::convolution_backward_data::desc(dnnl::algorithm::convolution_direct, source,
-                                                weights, destination, kStrides, kPadding,
-                                                kPadding),
-          cpu_engine(), forward};
-}
-dnnl::convolution_backward_weights::primitive_desc make_backward_weights_desc(
-    const dnnl::memory::desc& source, const dnnl::memory::desc& weights,
-    const dnnl::memory::desc& destination,
-    const dnnl::convolution_forward::primitive_desc& forward) {
-  return {dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, source,
-                                                   weights, destination, kStrides, kPadding,
-                                                   kPadding),
-          cpu_engine(), forward};
-}
 #endif
+}
+
+// The two backward primitives (data, weights) take the same arguments in the same order.
+template <typename Backward>
+typename Backward::primitive_desc make_backward_desc(
+    const dnnl::memory::desc& source, const dnnl::memory::desc& weights,
+    const dnnl::memory::desc& destination,
+    const dnnl::convolution_forward::primitive_desc& forward) {
+#if DNNL_VERSION_MAJOR >= 3
+  return {cpu_engine(), dnnl::algorithm::convolution_direct,
+          source,       weights,
+          destination,  kStrides,
+          kPadding,     kPadding,
+          forward};
+#else
+  return {typename Backward::desc(dnnl::algorithm::convolution_direct, source, weights, destination,
+                                  kStrides, kPadding, kPadding),
+          cpu_engine(), forward};
+#endif
+}
 
 ConvPrimitives make_primitives(const ConvShape& s) {
   const dnnl::memory::dims source_dims{s.batch, s.in_channels, s.height, s.width};
@@ -117,11 +106,11 @@ ConvPrimitives make_primitives(const ConvShape& s) {
   // weight-gradient kernel for it (it pads the channel to 8 and runs ~7x below its
   // other layers): blocked_ops.hpp single_channel_weight_gradient does that one.
   if (!blocked_source) return p;
-  p.backward_data_desc =
-      make_backward_data_desc(p.source, any_weights, p.destination, p.forward_desc);
+  p.backward_data_desc = make_backward_desc<dnnl::convolution_backward_data>(
+      p.source, any_weights, p.destination, p.forward_desc);
   p.backward_data = dnnl::convolution_backward_data(p.backward_data_desc);
-  p.backward_weights_desc =
-      make_backward_weights_desc(p.source, any_weights, p.destination, p.forward_desc);
+  p.backward_weights_desc = make_backward_desc<dnnl::convolution_backward_weights>(
+      p.source, any_weights, p.destination, p.forward_desc);
   p.backward_weights = dnnl::convolution_backward_weights(p.backward_weights_desc);
   return p;
 }

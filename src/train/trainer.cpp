@@ -629,11 +629,12 @@ TrainResult train(const TrainRequest& request) {
                std::max<std::size_t>(kBudgetProbeMinSteps, optimizer_steps_per_epoch / 20));
   Clock::time_point budget_probe_start;
   if (budget)
-    progress.message(
-        "time budget: " + format_duration(budget->budget_seconds()) + " of training and validation" +
-        (budget->used_seconds() > 0 ? ", " + format_duration(budget->used_seconds()) + " used"
-                                    : std::string()) +
-        "; epochs (at most " + std::to_string(tc.epochs) + ") fitted to it");
+    progress.message("time budget: " + format_duration(budget->budget_seconds()) +
+                     " of training and validation" +
+                     (budget->used_seconds() > 0
+                          ? ", " + format_duration(budget->used_seconds()) + " used"
+                          : std::string()) +
+                     "; epochs (at most " + std::to_string(tc.epochs) + ") fitted to it");
 
   if (tc.early_stopping_patience > 0 && state.epochs_without_gain >= tc.early_stopping_patience)
     progress.message("this run stopped early after epoch " +
@@ -693,8 +694,8 @@ TrainResult train(const TrainRequest& request) {
         if (budget && !resume_from && epoch == 0 &&
             step + 1 == budget_probe_from + budget_probe_steps) {
           // Every rank is at this step (same step count by construction): one plan.
-          double probe_seconds =
-              budget_probe_from > 0 ? seconds_since(budget_probe_start) : seconds_since(epoch_start);
+          double probe_seconds = budget_probe_from > 0 ? seconds_since(budget_probe_start)
+                                                       : seconds_since(epoch_start);
           group.all_reduce_sum(&probe_seconds, 1, "time budget: first steps");
           probe_seconds /= world;
           // Validation costs about a forward pass (a third of a step) per image.
@@ -792,18 +793,18 @@ TrainResult train(const TrainRequest& request) {
     if (leader && ((epoch + 1) % config.checkpoint.every_epochs == 0 || last || is_best)) {
       const PlateauState& plateau = schedule.plateau();
       json meta = {{"format_version", kCheckpointFormatVersion},
-                         {"epoch", state.epochs_completed},
-                         {"global_step", state.global_step},
-                         {"best_val_accuracy", state.best_val_accuracy},
-                         {"best_epoch", state.best_epoch},
-                         {"epochs_without_gain", state.epochs_without_gain},
-                         {"plateau_factor", plateau.factor},
-                         {"plateau_best", plateau.best_accuracy},
-                         {"plateau_without_gain", plateau.epochs_without_gain},
-                         {"config", to_yaml(config)},
-                         {"history", state.history},
-                         {"world_size", world},
-                         {"libtorch", TORCH_VERSION}};
+                   {"epoch", state.epochs_completed},
+                   {"global_step", state.global_step},
+                   {"best_val_accuracy", state.best_val_accuracy},
+                   {"best_epoch", state.best_epoch},
+                   {"epochs_without_gain", state.epochs_without_gain},
+                   {"plateau_factor", plateau.factor},
+                   {"plateau_best", plateau.best_accuracy},
+                   {"plateau_without_gain", plateau.epochs_without_gain},
+                   {"config", to_yaml(config)},
+                   {"history", state.history},
+                   {"world_size", world},
+                   {"libtorch", TORCH_VERSION}};
       if (budget) {
         meta["budget_used_seconds"] = budget->used_seconds();
         meta["budget_planned_epochs"] = budget->planned_epochs();

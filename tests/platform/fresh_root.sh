@@ -127,6 +127,9 @@ make_root() {
   echo "deb $mirror $release $components" >"$root/etc/apt/sources.list"
   rm -f "$root"/etc/apt/sources.list.d/*.sources
   cp /etc/resolv.conf "$root/etc/resolv.conf"
+  # A real machine resolves its own name (the Slurm test's coordinator address uses it);
+  # a debootstrapped root has no /etc/hosts entry for this host.
+  cp /etc/hosts "$root/etc/hosts"
   mount -t proc proc "$root/proc"
   mount --rbind /sys "$root/sys"
   mount --rbind /dev "$root/dev"

@@ -64,10 +64,10 @@ TEST(TimeBudget, TheCosineScheduleEndsWithThePlan) {
   config.min_lr = 0;
   LrSchedule schedule(config, /*base_lr=*/0.1, /*epochs=*/1000, /*steps_per_epoch=*/10);
   schedule.set_epochs(5);
-  EXPECT_NEAR(schedule.lr_at(1, 0), 0.1, 1e-12);        // warmup over, cosine starts
-  EXPECT_NEAR(schedule.lr_at(3, 0), 0.05, 1e-12);       // half way through 4 cosine epochs
-  EXPECT_LT(schedule.lr_at(4, 9), 0.1 * 0.01);          // the last step of epoch 5: near 0
-  schedule.set_epochs(9);                               // corrected: the cosine stretches
+  EXPECT_NEAR(schedule.lr_at(1, 0), 0.1, 1e-12);   // warmup over, cosine starts
+  EXPECT_NEAR(schedule.lr_at(3, 0), 0.05, 1e-12);  // half way through 4 cosine epochs
+  EXPECT_LT(schedule.lr_at(4, 9), 0.1 * 0.01);     // the last step of epoch 5: near 0
+  schedule.set_epochs(9);                          // corrected: the cosine stretches
   EXPECT_NEAR(schedule.lr_at(5, 0), 0.05, 1e-12);
 }
 
