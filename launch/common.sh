@@ -87,7 +87,10 @@ install_dependencies() {
   fi
   export DEBIAN_FRONTEND=noninteractive
   "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 update -q
-  if [ "$FER_CUDA" = 1 ] && ! apt-cache policy libtorch-cuda-dev 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+  # (Captured first: with pipefail, grep -q ending the pipe early fails apt-cache.)
+  local policy=""
+  if [ "$FER_CUDA" = 1 ]; then policy=$(apt-cache policy libtorch-cuda-dev 2>/dev/null || true); fi
+  if [ "$FER_CUDA" = 1 ] && ! [[ "$policy" =~ Candidate:\ [0-9] ]]; then
     die "FER_CUDA=1: apt knows no libtorch-cuda-dev; enable the components 'contrib non-free' for $(fer_debian_release) in /etc/apt/sources.list.d/debian.sources (Components: main contrib non-free non-free-firmware)"
   fi
   "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${missing[@]}"

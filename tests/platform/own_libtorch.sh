@@ -35,8 +35,9 @@ FER_OWN_LIBTORCH=1 FER_BUILD_DIR="$build" FER_CMAKE_ARGS="-DCMAKE_PREFIX_PATH=$p
   bash launch/setup.sh 2>&1 | tee "$build.log" | grep -E "LibTorch \.\.|error" || true
 grep -q "LibTorch \.\..*($prefix/" "$build.log" || { echo "own_libtorch: configure did not use $prefix" >&2; tail -n 30 "$build.log" >&2; exit 1; }
 [ -x "$build/bin/fer-train" ] || { echo "own_libtorch: fer-train was not built" >&2; tail -n 30 "$build.log" >&2; exit 1; }
-ldd "$build/bin/fer-train" | grep -E 'libtorch(_cpu)?\.so' | tee /dev/stderr | grep -q "$prefix/" ||
-  { echo "own_libtorch: fer-train does not load LibTorch from $prefix" >&2; exit 1; }
+loaded=$(ldd "$build/bin/fer-train" | grep -E 'libtorch(_cpu)?\.so' || true)
+echo "$loaded"
+[[ "$loaded" == *"$prefix/"* ]] || { echo "own_libtorch: fer-train does not load LibTorch from $prefix" >&2; exit 1; }
 
 "$build/bin/fer-train" -c configs/tiny.yaml --set data.shards=shards/synth --set train.epochs=1 \
   --set checkpoint.dir="$build/runs" --run own-libtorch | tail -n 3
