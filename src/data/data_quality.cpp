@@ -79,36 +79,39 @@ SetMembers members_by_split(const ImageSet& images, const std::vector<std::size_
   return members;
 }
 
-bool labels_conflict(const ImageSet& images, const std::vector<std::size_t>& members) {
-  return std::any_of(members.begin(), members.end(), [&](std::size_t i) {
+// The first member whose label differs from the first member's, or end().
+std::vector<std::size_t>::const_iterator first_other_label(
+    const ImageSet& images, const std::vector<std::size_t>& members) {
+  return std::find_if(members.begin(), members.end(), [&](std::size_t i) {
     return images.labels[i] != images.labels[members.front()];
   });
 }
 
-// Walks every identical set once; `visit(set, members)` sees the sets of >= 2 images.
+bool labels_conflict(const ImageSet& images, const std::vector<std::size_t>& members) {
+  return first_other_label(images, members) != members.end();
+}
+
+// Walks every identical set once; `visit(members)` sees the sets of >= 2 images.
 template <typename Visit>
 void for_each_repeated_set(const ImageSet& images, Visit visit) {
   for (const auto& set : identical_sets(images))
-    if (set.size() > 1) visit(set, members_by_split(images, set));
+    if (set.size() > 1) visit(members_by_split(images, set));
 }
 
 }  // namespace
 
 QualityReport assess_quality(const ImageSet& images) {
   QualityReport report;
-  for_each_repeated_set(images, [&](const std::vector<std::size_t>&, const SetMembers& members) {
+  for_each_repeated_set(images, [&](const SetMembers& members) {
     for (int s = 0; s < kNumSplits; ++s) {
       const auto& in_split = members.by_split[s];
       if (in_split.size() < 2) continue;
       DuplicateCounts& counts = report.within[s];
       ++counts.groups;
       counts.images += in_split.size();
-      if (labels_conflict(images, in_split)) {
+      if (const auto other = first_other_label(images, in_split); other != in_split.end()) {
         ++counts.conflicting_groups;
         counts.conflicting_images += in_split.size();
-        const auto other = std::find_if(in_split.begin(), in_split.end(), [&](std::size_t i) {
-          return images.labels[i] != images.labels[in_split.front()];
-        });
         keep_example(report.conflict_examples,
                      describe(images, in_split.front()) + " = " + describe(images, *other));
       }
@@ -143,7 +146,7 @@ QualityReport assess_quality(const ImageSet& images) {
 void drop_flagged_training_images(ImageSet& images, QualityReport& report) {
   std::vector<bool> keep(images.size(), true);
   // Each dropped image is counted once, under the first reason that applies.
-  for_each_repeated_set(images, [&](const std::vector<std::size_t>&, const SetMembers& members) {
+  for_each_repeated_set(images, [&](const SetMembers& members) {
     const auto& train = members.in(Split::kTrain);
     if (train.empty()) return;
     const bool leaks = !members.in(Split::kVal).empty() || !members.in(Split::kTest).empty();
