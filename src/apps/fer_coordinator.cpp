@@ -37,7 +37,8 @@ int main(int argc, char** argv) {
   app.add_option("--token-file", token_file,
                  "File with the shared token (mode 600; default: FER_COORD_TOKEN)");
   app.add_option("--keep-last", options.run.retention.keep_last,
-                 "Most recent checkpoints kept per run (default 3)")
+                 "Most recent checkpoints kept per run (default 3) for a client that does not say; "
+                 "fer-train sends its checkpoint.keep_last, keep_best and best_metric, which win")
       ->check(CLI::PositiveNumber);
   app.add_option("--keep-best", options.run.retention.keep_best,
                  "Best checkpoints kept per run (default 1)")

@@ -15,7 +15,7 @@ int main(int argc, char** argv) {
       "  fer-train -c configs/tiny.yaml                       train with a preset\n"
       "  fer-train -c configs/cpu.yaml --set optim.lr=0.02     override any key\n"
       "  fer-train -c configs/cpu.yaml --resume auto           continue the newest run of this "
-      "config\n"
+      "config (an error when there is none)\n"
       "  fer-train --help-config                              every key, its default and meaning\n"
       "Data-parallel: the same command under an MPI launcher, one rank per GPU or core group:\n"
       "  bash launch/train.sh -c configs/cpu.yaml             mpirun, ranks and threads chosen\n"
@@ -28,12 +28,15 @@ int main(int argc, char** argv) {
   std::string config_file, run, resume;
   std::vector<std::string> overrides;
   int stop_after = 0;
-  bool help_config = false, print_config = false, quiet = false;
+  bool help_config = false, print_config = false, quiet = false, drop_later = false;
   app.add_option("-c,--config", config_file, "YAML configuration (see configs/)");
   app.add_option("--set", overrides, "Override a key: section.key=value (repeatable)");
   app.add_option("--run", run, "Run name under checkpoint.dir (default: <config>-<date>-<time>)");
   app.add_option("--resume", resume,
                  "auto (newest run of this config, or --run) | checkpoint file | run directory");
+  app.add_flag("--drop-later-epochs", drop_later,
+               "With --resume from an older checkpoint than the run's latest: delete the run's "
+               "later checkpoints and metrics and train them again (refused without it)");
   app.add_option("--stop-after-epoch", stop_after,
                  "Stop after this epoch as if interrupted (schedules keep the full length)");
   app.add_flag("--help-config", help_config,
@@ -64,6 +67,7 @@ int main(int argc, char** argv) {
     request.run = run;
     request.resume = resume;
     request.stop_after_epoch = stop_after;
+    request.drop_later_epochs = drop_later;
     request.progress = !quiet;
     // A bad command line or config fails above on every rank alike, before MPI, and
     // mpirun ends the job on the first non-zero exit.

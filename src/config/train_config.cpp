@@ -516,7 +516,11 @@ std::vector<Field> build_registry() {
            "validation metric that ranks checkpoints (val_loss: lower is better)",
            {"val_accuracy", "val_macro_f1", "val_loss"})
       .add("every_epochs", &CheckpointConfig::every_epochs, "epochs between checkpoints",
-           positive_count);
+           positive_count)
+      .add("on_store_failure", &CheckpointConfig::on_store_failure,
+           "a checkpoint the coordinator could not store (disk full, unreachable): stop the "
+           "run at once, or continue and exit 1 at the end",
+           {"stop", "continue"});
 
   SectionBuilder(fields, "dist", &TrainConfig::dist)
       .add("backend", &DistConfig::backend,

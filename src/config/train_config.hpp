@@ -100,6 +100,9 @@ struct CheckpointConfig {
   int keep_best = 1;                         // and the best ones by best_metric
   std::string best_metric = "val_accuracy";  // val_accuracy | val_macro_f1 | val_loss
   int every_epochs = 1;
+  // A checkpoint that was not stored ends the run with exit code 1 either way; "stop"
+  // ends it at the end of that epoch, "continue" trains on (later ones may succeed).
+  std::string on_store_failure = "stop";
 };
 
 // Where the job's metrics and checkpoints go: the coordinator service (src/coord).

@@ -68,8 +68,11 @@ struct CoordinatorClient::Impl {
   std::uint64_t next_seq = 1;
   std::uint64_t queued_total = 0, finished_total = 0;
   std::vector<std::string> problems;
+  std::vector<LostCheckpoint> lost_checkpoints;
   std::string last_error;
   bool is_connected = false, failed = false;
+  Clock::time_point disconnected_since = Clock::now();
+  bool lost_connection = false;  // warned about a lost connection, not yet back
 
   std::uint64_t take_seq() {
     std::lock_guard<std::mutex> lock(mutex);
@@ -93,6 +96,7 @@ struct CoordinatorClient::Impl {
   }
   void set_connected(bool value, const std::string& error = "") {
     std::lock_guard<std::mutex> lock(mutex);
+    if (is_connected && !value) disconnected_since = Clock::now();
     is_connected = value;
     if (!error.empty()) last_error = error;
     changed.notify_all();
@@ -165,8 +169,18 @@ struct CoordinatorClient::Impl {
   }
   std::uint64_t hello_seq = 0;
 
+  std::string address() const { return options.host + ":" + std::to_string(options.port); }
+  void warn(const std::string& text) {
+    if (options.on_warning) options.on_warning(text);
+  }
+
   void drop(const std::string& why) {
     if (state == State::kFailed) return;
+    if (state == State::kReady && !lost_connection) {
+      lost_connection = true;
+      warn("lost the connection to the coordinator at " + address() + " (" + why + "); " +
+           std::to_string(queue.size()) + " messages kept in memory, reconnecting with backoff");
+    }
     ++connection_generation;
     boost::system::error_code ignored;
     socket.shutdown(tcp::socket::shutdown_both, ignored);
@@ -302,6 +316,11 @@ struct CoordinatorClient::Impl {
       return fail("the coordinator at " + options.host + ":" + std::to_string(options.port) +
                   " refused rank " + std::to_string(options.hello.rank) + ": " + ack.message);
     first_hello_acknowledged = true;
+    if (lost_connection) {
+      lost_connection = false;
+      warn("reconnected to the coordinator at " + address() + "; resending " +
+           std::to_string(queue.size()) + " unacknowledged messages");
+    }
     backoff = 0.1;
     state = State::kReady;
     set_connected(true);
@@ -338,6 +357,10 @@ struct CoordinatorClient::Impl {
               std::make_exception_ptr(std::runtime_error(out.what + ": " + ack.message)));
       } else if (ack.status != AckStatus::kOk) {
         problem(out.what + ": " + ack.message);
+        if (out.bytes) {
+          std::lock_guard<std::mutex> lock(mutex);
+          lost_checkpoints.push_back({out.begin.epoch, ack.message});
+        }
       }
       finished();
       pump();
@@ -366,8 +389,32 @@ CoordinatorClient::CoordinatorClient(ClientOptions options) : impl_(std::make_sh
 }
 
 CoordinatorClient::~CoordinatorClient() {
-  asio::post(impl_->io, [impl = impl_.get()] { impl->shutdown(); });
-  if (impl_->thread_.joinable()) impl_->thread_.join();
+  stop_and_take_unsent();
+}
+
+std::vector<UnsentCheckpoint> CoordinatorClient::stop_and_take_unsent() {
+  if (impl_->thread_.joinable()) {
+    asio::post(impl_->io, [impl = impl_.get()] { impl->shutdown(); });
+    impl_->thread_.join();
+  }
+  // The thread is gone: the queue is this thread's now.
+  std::vector<UnsentCheckpoint> unsent;
+  for (Impl::Outgoing& out : impl_->queue)
+    if (out.bytes) {
+      json metrics = json::object();
+      try {
+        metrics = json::parse(out.begin.metrics_json);
+      } catch (const json::exception&) {
+      }
+      unsent.push_back({out.begin.epoch, out.begin.step, out.bytes, metrics});
+    }
+  impl_->queue.clear();
+  return unsent;
+}
+
+std::vector<LostCheckpoint> CoordinatorClient::take_lost_checkpoints() {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  return std::exchange(impl_->lost_checkpoints, {});
 }
 
 void CoordinatorClient::report_eval(EvalReport report) {
@@ -413,11 +460,19 @@ void CoordinatorClient::end(const std::string& reason) {
   impl_->enqueue(std::move(out));
 }
 
-FlushResult CoordinatorClient::flush(double seconds) {
+FlushResult CoordinatorClient::flush(double seconds, double give_up_disconnected_seconds) {
   std::unique_lock<std::mutex> lock(impl_->mutex);
   const std::uint64_t target = impl_->queued_total;
-  impl_->changed.wait_for(lock, millis(seconds),
-                          [&] { return impl_->finished_total >= target || impl_->failed; });
+  const auto deadline = Clock::now() + millis(seconds);
+  const auto done = [&] { return impl_->finished_total >= target || impl_->failed; };
+  // In slices, so that a coordinator gone for good is given up on before the deadline.
+  while (!done() && Clock::now() < deadline) {
+    impl_->changed.wait_until(lock, std::min(deadline, Clock::now() + std::chrono::seconds(1)),
+                              done);
+    if (!impl_->is_connected &&
+        Clock::now() - impl_->disconnected_since > millis(give_up_disconnected_seconds))
+      break;
+  }
   FlushResult result;
   result.complete = impl_->finished_total >= target;
   result.unacknowledged =

@@ -7,6 +7,7 @@
 // Checkpoints are streamed from the queued bytes in 1 MiB chunks beside training.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -26,6 +27,24 @@ struct ClientOptions {
   // because the server fsyncs a large checkpoint before it answers.
   double io_timeout_seconds = 120;
   double max_backoff_seconds = 5;
+  // Called on the client's thread when the connection is lost and when it is back,
+  // so that the trainer says so at once instead of at the end.
+  std::function<void(const std::string&)> on_warning;
+};
+
+// A checkpoint the coordinator answered with a refusal or failure (disk full, …).
+struct LostCheckpoint {
+  int epoch = 0;
+  std::string why;
+};
+
+// A checkpoint still unacknowledged when the client stopped (the coordinator was
+// unreachable): the caller keeps it somewhere else.
+struct UnsentCheckpoint {
+  int epoch = 0;
+  std::int64_t step = 0;
+  std::shared_ptr<std::string> bytes;
+  nlohmann::json metrics;
 };
 
 struct FlushResult {
@@ -51,14 +70,20 @@ class CoordinatorClient {
   // The end of this rank's part: empty reason = finished normally; else aborted.
   void end(const std::string& reason);
 
-  // Waits until everything queued so far is acknowledged, or `seconds` pass.
-  FlushResult flush(double seconds);
+  // Waits until everything queued so far is acknowledged, or `seconds` pass, or the
+  // coordinator has been unreachable for `give_up_disconnected_seconds` on end.
+  FlushResult flush(double seconds, double give_up_disconnected_seconds = 1e30);
   // Asks the coordinator (status | latest | best); throws std::runtime_error when no
   // answer comes within `seconds`.
   nlohmann::json query(const std::string& what, double seconds);
   // Messages the coordinator refused (kRejected/kError) since the last call; each is
   // "what: why". The trainer prints them.
   std::vector<std::string> take_problems();
+  // Checkpoints the coordinator refused or failed to store, since the last call.
+  std::vector<LostCheckpoint> take_lost_checkpoints();
+  // Stops the client (as the destructor does) and hands over the checkpoints that
+  // were never acknowledged; nothing is sent after this.
+  std::vector<UnsentCheckpoint> stop_and_take_unsent();
   // Waits until the Hello is acknowledged; false after `seconds` or when it was
   // refused (take_problems() says why).
   bool wait_connected(double seconds);

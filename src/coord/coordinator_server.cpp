@@ -1,6 +1,5 @@
 #include "coord/coordinator_server.hpp"
 
-#include <openssl/crypto.h>
 #include <pthread.h>
 #include <sys/stat.h>
 
@@ -50,16 +49,6 @@ bool is_loopback_address(const std::string& address) {
 }
 
 namespace {
-
-// Same length, same content, in time that does not depend on where they differ:
-// comparing digests makes the length of the secret irrelevant too.
-bool tokens_match(const std::string& expected, const std::string& given) {
-  Sha256 a, b;
-  a.update(expected.data(), expected.size());
-  b.update(given.data(), given.size());
-  const std::string x = a.hex_digest(), y = b.hex_digest();
-  return CRYPTO_memcmp(x.data(), y.data(), x.size()) == 0;
-}
 
 tcp::endpoint endpoint_for(const std::string& address, std::uint16_t port, const char* what) {
   boost::system::error_code ec;
@@ -314,7 +303,8 @@ class RankConnection : public std::enable_shared_from_this<RankConnection> {
   }
 
   void handle(Hello& hello) {
-    if (!server_.options.token.empty() && !tokens_match(server_.options.token, hello.token)) {
+    if (!server_.options.token.empty() &&
+        !runs::secrets_match(server_.options.token, hello.token)) {
       ++server_.frames_refused;
       send({hello.seq, AckStatus::kRejected, "wrong or missing token", ""});
       close_after_sending("Hello with a wrong or missing token");
@@ -481,7 +471,8 @@ void CoordinatorServer::Impl::schedule_tick() {
 
 Run& CoordinatorServer::Impl::open_run(const Hello& hello) {
   auto it = runs.find(hello.run);
-  if (it != runs.end()) return *it->second;
+  if (it != runs.end()) return *it->second;  // Run::hello authenticates
+  Run::authenticate_on_disk(options.checkpoints_dir / hello.run, hello);
   auto run = std::make_unique<Run>(options.checkpoints_dir / hello.run, hello.run,
                                    static_cast<int>(hello.world_size), options.run);
   log("run " + hello.run + ": " + (options.checkpoints_dir / hello.run).string());
@@ -492,14 +483,11 @@ void CoordinatorServer::Impl::restore_runs() {
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(options.checkpoints_dir, ec)) {
     const std::string name = entry.path().filename().string();
-    const fs::path state_file = entry.path() / "coordinator.json";
-    if (!valid_run_id(name) || !fs::exists(state_file)) continue;
+    if (!valid_run_id(name)) continue;
     try {
-      std::ifstream in(state_file);
-      const json state = json::parse(in);
-      if (state.value("state", "") != "running") continue;
-      runs.emplace(name, std::make_unique<Run>(entry.path(), name,
-                                               state.at("world_size").get<int>(), options.run));
+      const auto saved = runs::read_run_status(entry.path(), /*as_seen_by_reader=*/false);
+      if (!saved || saved->state != runs::RunState::kRunning) continue;
+      runs.emplace(name, std::make_unique<Run>(entry.path(), name, saved->world_size, options.run));
       log("restored run " + name + " (" + std::to_string(runs.at(name)->pending_reports()) +
           " reports waiting for other ranks)");
     } catch (const std::exception& e) {

@@ -14,7 +14,8 @@ void fields(Io& io, M& m);
 template <class Io>
 void fields(Io& io, Hello& m) {
   io(m.seq), io(m.run), io(m.rank), io(m.world_size), io(m.host), io(m.pid), io(m.config_hash),
-      io(m.token), io(m.resume_epoch), io(m.run_config);
+      io(m.token), io(m.resume_epoch), io(m.run_config), io(m.run_secret), io(m.flags),
+      io(m.keep_last), io(m.keep_best), io(m.best_metric);
 }
 template <class Io>
 void fields(Io& io, Heartbeat& m) {

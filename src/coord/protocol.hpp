@@ -40,7 +40,8 @@
 namespace fer::coord {
 
 inline constexpr std::uint32_t kMagic = 0x43524546u;  // bytes "FERC"
-inline constexpr std::uint16_t kProtocolVersion = 1;
+inline constexpr std::uint16_t kProtocolVersion =
+    2;  // 2: Hello carries run_secret, flags, retention
 inline constexpr std::size_t kHeaderBytes = 16;
 inline constexpr std::uint32_t kMaxPayloadBytes = 8u << 20;  // 8 MiB: a chunk plus framing
 inline constexpr std::uint32_t kMaxStringBytes = 1u << 20;   // names, JSON blobs
@@ -75,13 +76,26 @@ struct Hello {
   std::string host;
   std::uint32_t pid = 0;
   std::string config_hash;  // every rank of a run must send the same one
-  std::string token;        // shared secret; required when the server is not on loopback
-  // The first Hello of a process that resumes after epoch N carries N (rank 0 only):
-  // the server forgets the run's metrics and checkpoints of later epochs, which the
-  // run will produce again. -1 otherwise (fresh start, reconnect, other ranks).
+  std::string token;        // the server's shared secret; required off loopback
+  // The first Hello of rank 0's process: 0 starts the run (refused when the run already
+  // holds an epoch), N > 0 resumes it after epoch N (the server forgets the run's
+  // metrics of later epochs, which the run will produce again; checkpoints of later
+  // epochs only with kHelloDropLaterCheckpoints). -1: a reconnect or another rank.
   std::int32_t resume_epoch = -1;
   std::string run_config;  // rank 0: the run's effective configuration (config.yaml)
+  // The run's own secret (runs/run_control.hpp): the Hello that starts a run sets it,
+  // every later Hello of that run must carry it. Checked on loopback too.
+  std::string run_secret;
+  std::uint32_t flags = 0;  // kHello* bits
+  // Rank 0's first Hello: the run's retention (checkpoint.keep_last, keep_best,
+  // best_metric), which the server keeps the run with. keep_last 0: the server's own.
+  std::int32_t keep_last = 0;
+  std::int32_t keep_best = 0;
+  std::string best_metric;
 };
+// Resuming from an older checkpoint than the run's latest deletes the later ones:
+// only when the user asked for it (fer-train --drop-later-epochs).
+inline constexpr std::uint32_t kHelloDropLaterCheckpoints = 1u << 0;
 
 struct Heartbeat {
   std::uint32_t rank = 0;

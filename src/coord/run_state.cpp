@@ -18,28 +18,37 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-constexpr const char* kStateFile = "coordinator.json";
 constexpr const char* kJournal = "eval-reports.jsonl";
 
 Ack ok(std::uint64_t seq, json detail = json::object()) {
   return {seq, AckStatus::kOk, "", detail.dump()};
 }
 
-// An exclusive, non-blocking lock on <run>/.coordinator.lock, released by the kernel
-// when the process dies (kill -9 included), so a restarted coordinator takes it back.
-int lock_run(const fs::path& dir) {
+// Nothing of a run exists yet in `dir` (a lock file alone does not count).
+bool run_is_fresh(const fs::path& dir) {
   std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) throw InputError(dir.string() + ": cannot create run directory: " + ec.message());
-  const fs::path path = dir / ".coordinator.lock";
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) throw std::runtime_error(path.string() + ": " + std::strerror(errno));
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    ::close(fd);
-    throw InputError(dir.string() + ": another coordinator is serving this run (lock " +
-                     path.string() + " is held)");
+  for (const char* file : {runs::kStateFile, runs::kManifestFile, "metrics.jsonl"})
+    if (fs::exists(dir / file, ec)) return false;
+  return true;
+}
+
+std::string no_secret_message(const fs::path& dir) {
+  return dir.string() + " holds a run without a " + runs::kSecretFile +
+         " (made by an older fer-cluster): give it one that its trainer can read too, e.g. "
+         "(umask 077; od -An -N16 -tx1 /dev/urandom | tr -d ' \\n' > " +
+         (dir / runs::kSecretFile).string() + ")";
+}
+
+void check_secret(const std::optional<std::string>& secret, bool fresh, const fs::path& dir,
+                  const Hello& hello) {
+  if (secret) {
+    if (!runs::secrets_match(*secret, hello.run_secret))
+      throw InputError("run " + hello.run + ": " +
+                       (hello.run_secret.empty() ? "no run secret given" : "wrong run secret") +
+                       " (the run's own is in " + (dir / runs::kSecretFile).string() + ")");
+    return;
   }
-  return fd;
+  if (!fresh) throw InputError(no_secret_message(dir));
 }
 
 // write(2) until every byte is out; throws naming `path`.
@@ -113,11 +122,19 @@ void CheckpointUpload::flush_to_disk() {
 // Run
 // ---------------------------------------------------------------------------
 
+void Run::authenticate_on_disk(const fs::path& dir, const Hello& hello) {
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) return;  // a new run: its first Hello sets the secret
+  check_secret(runs::read_run_secret(dir), run_is_fresh(dir), dir, hello);
+}
+
 Run::Run(fs::path dir, std::string id, int world_size, RunOptions options)
     : dir_(std::move(dir)),
       id_(std::move(id)),
       options_(std::move(options)),
-      lock_fd_(lock_run(dir_)),
+      lock_(dir_),
+      fresh_(run_is_fresh(dir_)),
+      secret_(runs::read_run_secret(dir_)),
       store_(dir_, options_.retention),
       aggregator_(world_size) {
   restore();
@@ -125,7 +142,10 @@ Run::Run(fs::path dir, std::string id, int world_size, RunOptions options)
 
 Run::~Run() {
   if (journal_fd_ >= 0) ::close(journal_fd_);
-  if (lock_fd_ >= 0) ::close(lock_fd_);
+}
+
+void Run::authenticate(const Hello& hello) const {
+  check_secret(secret_, fresh_, dir_, hello);
 }
 
 void Run::open_journal() {
@@ -153,17 +173,15 @@ void Run::warn(const std::string& line) const {
 }
 
 void Run::restore() {
-  const fs::path state_file = dir_ / kStateFile;
-  if (fs::exists(state_file)) {
-    try {
-      std::ifstream in(state_file);
-      const json state = json::parse(in);
-      aggregator_.set_world_size(state.at("world_size").get<int>());
-      state_ = state.value("state", "running");
-      abort_reason_ = state.value("abort_reason", "");
-    } catch (const json::exception& e) {
-      throw CorruptDataError(state_file.string() + ": not a coordinator state file (" + e.what() +
-                             ")");
+  if (const auto saved = runs::read_run_status(dir_, /*as_seen_by_reader=*/false)) {
+    aggregator_.set_world_size(saved->world_size);
+    state_ = saved->state;
+    abort_reason_ = saved->abort_reason;
+    if (state_ == runs::RunState::kRunning) {
+      // Whoever served it before ended without the run's end: until its ranks come
+      // back (a restarted coordinator), the run is aborted as far as anyone can tell.
+      state_ = runs::RunState::kAborted;
+      abort_reason_ = "the coordinator serving it stopped before the run ended";
     }
   }
   metrics_ = store_.read_metrics();
@@ -193,11 +211,7 @@ void Run::restore() {
 }
 
 void Run::save_state() {
-  const json state = {{"run", id_},
-                      {"world_size", aggregator_.world_size()},
-                      {"state", state_},
-                      {"abort_reason", abort_reason_}};
-  write_file_atomically(dir_ / kStateFile, state.dump(2) + "\n");
+  runs::write_run_status(dir_, id_, {aggregator_.world_size(), state_, abort_reason_});
 }
 
 void Run::forget_after(int epoch) {
@@ -221,6 +235,11 @@ void Run::forget_after(int epoch) {
 }
 
 Ack Run::hello(const Hello& hello, int connection) {
+  authenticate(hello);  // before anything about the run is said or changed
+  if (!hello.best_metric.empty() && hello.best_metric != "val_accuracy" &&
+      hello.best_metric != "val_macro_f1" && hello.best_metric != "val_loss")
+    throw InputError("best metric '" + hello.best_metric.substr(0, 40) +
+                     "' is not one of val_accuracy, val_macro_f1, val_loss");
   if (hello.world_size == 0 || hello.world_size > 65536 || hello.rank >= hello.world_size)
     return {hello.seq, AckStatus::kRejected,
             "rank " + std::to_string(hello.rank) + " of a world of " +
@@ -240,6 +259,13 @@ Ack Run::hello(const Hello& hello, int connection) {
                   hello.config_hash + ", rank " + std::to_string(rank) + " has " + info.config_hash,
               ""};
   }
+  check_no_silent_loss(hello);
+  if (!secret_) {
+    // A new run: the first Hello (whichever rank comes first) gives it its secret;
+    // every later one must carry the same.
+    runs::write_run_secret(dir_, hello.run_secret);  // InputError when too short
+    secret_ = hello.run_secret;
+  }
   bool changed = false;  // coordinator.json is rewritten (2 fsyncs) only when it must be
   if (static_cast<int>(hello.world_size) != aggregator_.world_size()) {
     log("world size " + std::to_string(aggregator_.world_size()) + " -> " +
@@ -247,21 +273,32 @@ Ack Run::hello(const Hello& hello, int connection) {
     aggregator_.set_world_size(static_cast<int>(hello.world_size));
     changed = true;
   }
-  if (hello.resume_epoch >= 0) {
+  if (hello.resume_epoch > 0) {  // a fresh start (0) has nothing later to forget
     log("resuming after epoch " + std::to_string(hello.resume_epoch) +
         ": later metrics and checkpoints are dropped");
     forget_after(hello.resume_epoch);
   }
   if (hello.rank == 0 && !hello.run_config.empty())
     store_.write_text("config.yaml", hello.run_config);
+  if (hello.rank == 0 && hello.resume_epoch >= 0 && hello.keep_last > 0) {
+    // The run's own retention, not this server's defaults (--keep-last, …).
+    const RetentionPolicy wanted{hello.keep_last, std::max(1, hello.keep_best),
+                                 hello.best_metric.empty() ? "val_accuracy" : hello.best_metric};
+    if (wanted.keep_last != store_.policy().keep_last ||
+        wanted.keep_best != store_.policy().keep_best ||
+        wanted.best_metric != store_.policy().best_metric)
+      log("retention from the run: keep_last " + std::to_string(wanted.keep_last) + ", keep_best " +
+          std::to_string(wanted.keep_best) + ", best by " + wanted.best_metric);
+    store_.set_policy(wanted);
+  }
   RankInfo& info = ranks_[static_cast<int>(hello.rank)];
   info.host = hello.host;
   info.pid = hello.pid;
   info.config_hash = hello.config_hash;
   info.connection = connection;
   info.last_seen = SteadyClock::now();
-  if (state_ != "running" && (hello.resume_epoch >= 0 || hello.rank == 0)) {
-    state_ = "running";
+  if (state_ != runs::RunState::kRunning && (hello.resume_epoch >= 0 || hello.rank == 0)) {
+    state_ = runs::RunState::kRunning;
     abort_reason_.clear();
     changed = true;
   }
@@ -273,6 +310,30 @@ Ack Run::hello(const Hello& hello, int connection) {
                         {"run", id_},
                         {"metrics_lines", metrics_.size()},
                         {"latest_epoch", latest ? latest->epoch : 0}});
+}
+
+void Run::check_no_silent_loss(const Hello& hello) const {
+  if (hello.rank != 0 || hello.resume_epoch < 0) return;
+  int latest_checkpoint = 0, latest_metrics = 0;
+  if (!store_.checkpoints().empty()) latest_checkpoint = store_.checkpoints().back().epoch;
+  for (const json& line : metrics_)
+    latest_metrics = std::max(latest_metrics, line.value("epoch", 0));
+  const std::string where = id_ + " (" + dir_.string() + ")";
+  if (hello.resume_epoch == 0 && std::max(latest_checkpoint, latest_metrics) > 0)
+    throw InputError(
+        "run " + where + " already holds epochs up to " +
+        std::to_string(std::max(latest_checkpoint, latest_metrics)) +
+        (latest_checkpoint > 0
+             ? " (latest checkpoint: epoch " + std::to_string(latest_checkpoint) + ")"
+             : std::string()) +
+        "; starting it again would delete them: continue it with --resume auto, or choose "
+        "another --run");
+  if (hello.resume_epoch > 0 && hello.resume_epoch < latest_checkpoint &&
+      !(hello.flags & kHelloDropLaterCheckpoints))
+    throw InputError(
+        "run " + where + ": resuming after epoch " + std::to_string(hello.resume_epoch) +
+        " would delete its checkpoints up to epoch " + std::to_string(latest_checkpoint) +
+        ": resume from its latest (--resume auto), or pass --drop-later-epochs");
 }
 
 void Run::heartbeat(const Heartbeat& beat) {
@@ -371,10 +432,10 @@ Ack Run::query(const Query& query) const {
 
 Ack Run::abort(const Abort& abort) {
   if (abort.reason.empty()) {
-    state_ = "finished";
+    state_ = runs::RunState::kFinished;
     log("finished");
   } else {
-    state_ = "aborted";
+    state_ = runs::RunState::kAborted;
     abort_reason_ = "rank " + std::to_string(abort.rank) + ": " + abort.reason.substr(0, 2000);
     warn("aborted by " + abort_reason_);
   }
@@ -426,7 +487,7 @@ json Run::status() const {
   for (const auto& r : store_.checkpoints()) checkpoints.push_back(checkpoint_json(r));
   return {{"run", id_},
           {"world_size", aggregator_.world_size()},
-          {"state", state_},
+          {"state", runs::run_state_name(state_)},
           {"abort_reason", abort_reason_},
           {"ranks", ranks},
           {"epoch", epoch},

@@ -21,11 +21,18 @@
 #include "common/sha256.hpp"
 #include "coord/eval_aggregator.hpp"
 #include "coord/protocol.hpp"
-#include "train/run_directory.hpp"
+#include "runs/run_control.hpp"
+#include "runs/run_directory.hpp"
 
 namespace fer::coord {
 
+using runs::CheckpointRecord;
+using runs::RetentionPolicy;
+using runs::RunDirectory;
+
 struct RunOptions {
+  // For a new run; a run that has a manifest keeps the retention it was created with
+  // (the trainer's checkpoint.* settings, not this server's defaults).
   RetentionPolicy retention;
   double eval_deadline_seconds = 300;  // a set still missing ranks after this is reported
   std::vector<std::string> class_names;
@@ -67,6 +74,11 @@ class CheckpointUpload {
 
 class Run {
  public:
+  // Checks, before anything in `dir` is opened or changed, that `hello` may act on the
+  // run there: a run that exists must be named with its own secret. Throws InputError
+  // (the Hello is rejected) naming what is wrong.
+  static void authenticate_on_disk(const std::filesystem::path& dir, const Hello& hello);
+
   // Opens (creating if needed) `dir` and restores what it holds. Takes an exclusive
   // lock on the run: a second coordinator serving the same run fails here, naming it.
   Run(std::filesystem::path dir, std::string id, int world_size, RunOptions options);
@@ -118,15 +130,22 @@ class Run {
   void forget_after(int epoch);
   nlohmann::json checkpoint_json(const CheckpointRecord& r) const;
 
+  void authenticate(const Hello& hello) const;
+  // Refuses a Hello that would delete what the run holds: a fresh start of a run that
+  // has epochs, or a resume from before its latest checkpoint without the flag.
+  void check_no_silent_loss(const Hello& hello) const;
+
   std::filesystem::path dir_;
   std::string id_;
   RunOptions options_;
-  int lock_fd_ = -1;
+  runs::RunLock lock_;
+  bool fresh_ = false;  // nothing of the run existed when it was opened
+  std::optional<std::string> secret_;
   RunDirectory store_;
   EvalAggregator aggregator_;
   nlohmann::json metrics_ = nlohmann::json::array();  // metrics.jsonl, in memory for /status
   std::map<int, RankInfo> ranks_;
-  std::string state_ = "running";
+  runs::RunState state_ = runs::RunState::kRunning;
   std::string abort_reason_;
   int journal_fd_ = -1;
   bool journal_dirty_ = false;

@@ -235,10 +235,12 @@ std::vector<std::string> SplitReader::sources() {
 
 ShardDataset::ShardDataset(const fs::path& dir, ShardOpenOptions options)
     : dir_(dir), manifest_(load_manifest(dir)) {
-  if (options.verify_checksums) verify_checksums();
+  // Structure first (missing, truncated, not HDF5: the more telling message), then
+  // the bytes themselves.
   for (int s = 0; s < kNumSplits; ++s)
     splits_[s] = std::make_unique<SplitReader>(dir_, manifest_.splits[s], static_cast<Split>(s),
                                                manifest_.has_soft_labels);
+  if (options.verify_checksums) verify_checksums();
 }
 
 void ShardDataset::verify_checksums() const {

@@ -11,51 +11,13 @@
 #include "data/emotions.hpp"
 #include "model/checkpoint_archive.hpp"
 #include "pipeline/augment.hpp"
+#include "runs/run_lookup.hpp"
 
 namespace fer {
 namespace fs = std::filesystem;
 
-namespace {
-
-// The newest run directory (by its manifest's time) that holds `pointer`.
-std::optional<fs::path> newest_run_with(const fs::path& checkpoints_dir, const char* pointer) {
-  std::optional<fs::path> newest;
-  fs::file_time_type newest_time{};
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(checkpoints_dir, ec)) {
-    if (!fs::exists(entry.path() / pointer, ec)) continue;
-    const auto time = fs::last_write_time(entry.path() / "manifest.json", ec);
-    if (ec) continue;
-    if (!newest || time > newest_time) {
-      newest = entry.path() / pointer;
-      newest_time = time;
-    }
-  }
-  return newest;
-}
-
-}  // namespace
-
 fs::path resolve_model_checkpoint(const std::string& spec, const fs::path& checkpoints_dir) {
-  if (spec == "best" || spec == "latest") {
-    const std::string pointer = spec + ".pt";
-    if (auto found = newest_run_with(checkpoints_dir, pointer.c_str())) return *found;
-    throw InputError("--checkpoint " + spec + ": no run under " + checkpoints_dir.string() +
-                     " has a " + pointer + " (train first, or name a checkpoint file or run)");
-  }
-  std::vector<std::string> tried;
-  for (const fs::path& candidate : {fs::path(spec), checkpoints_dir / spec}) {
-    std::error_code ec;
-    if (fs::is_regular_file(candidate, ec)) return candidate;
-    if (fs::is_directory(candidate, ec)) {
-      for (const char* pointer : {"best.pt", "latest.pt"})
-        if (fs::exists(candidate / pointer, ec)) return candidate / pointer;
-      throw InputError(candidate.string() + ": run directory without best.pt or latest.pt");
-    }
-    tried.push_back(candidate.string());
-  }
-  throw InputError("checkpoint '" + spec + "' not found (tried " + tried[0] + " and " + tried[1] +
-                   "; or use best / latest)");
+  return runs::resolve_checkpoint(spec, checkpoints_dir, runs::Pointer::kBest);
 }
 
 struct EmotionClassifier::State {
@@ -82,6 +44,9 @@ EmotionClassifier::EmotionClassifier(const fs::path& checkpoint, const Classifie
                        ? torch::Device(torch::kCUDA, 0)
                        : torch::Device(torch::kCPU);
   state_->path = checkpoint;
+  // Inside its run, a checkpoint is checked against the run's manifest first (size
+  // and SHA-256): a damaged file is refused (rc 3), never scored.
+  runs::verify_in_run(checkpoint);
   state_->checkpoint = open_checkpoint_file(checkpoint);
   state_->model = load_model(state_->checkpoint, checkpoint);
   state_->model->to(state_->device);

@@ -2,38 +2,33 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <random>
+#include <sstream>
 
+#include "common/atomic_output.hpp"
 #include "common/error.hpp"
 #include "common/sha256.hpp"
 #include "coord/coordinator_client.hpp"
 #include "coord/coordinator_server.hpp"
 #include "dist/agreement.hpp"
+#include "runs/run_control.hpp"
 
 namespace fer {
 using nlohmann::json;
 
-namespace {
-// 128 random bits from the kernel, as hex: the per-job secret of an embedded
-// coordinator that listens beyond loopback.
-std::string random_token() {
-  std::ifstream urandom("/dev/urandom", std::ios::binary);
-  unsigned char bytes[16];
-  urandom.read(reinterpret_cast<char*>(bytes), sizeof bytes);
-  if (!urandom) throw std::runtime_error("/dev/urandom: cannot read a token");
-  static const char* hex = "0123456789abcdef";
-  std::string token;
-  for (unsigned char b : bytes) token += {hex[b >> 4], hex[b & 15]};
-  return token;
-}
-}  // namespace
-
 CoordinatorLink::CoordinatorLink(const TrainConfig& config, const std::string& run,
-                                 int resume_epoch, ProcessGroup& group,
+                                 const std::string& run_secret, int resume_epoch, bool drop_later,
+                                 ProcessGroup& group,
                                  const std::function<void(const std::string&)>& say)
-    : group_(group), say_(say), flush_timeout_(config.coordinator.flush_timeout_seconds) {
+    : group_(group),
+      say_(say),
+      flush_timeout_(config.coordinator.flush_timeout_seconds),
+      connect_timeout_(config.coordinator.connect_timeout_seconds),
+      fallback_dir_((std::filesystem::path(config.checkpoint.dir) / run / "unsent").string()) {
   const CoordinatorConfig& c = config.coordinator;
   std::string host, port_text, token;
   all_or_nothing(
@@ -54,7 +49,7 @@ CoordinatorLink::CoordinatorLink(const TrainConfig& config, const std::string& r
         options.listen_address =
             c.listen == "auto" ? (one_node ? "127.0.0.1" : "0.0.0.0") : c.listen;
         if (token.empty() && !coord::is_loopback_address(options.listen_address))
-          token = random_token();
+          token = runs::random_secret();
         options.token = token;
         options.port = static_cast<std::uint16_t>(c.port);
         options.http_port = c.http_port;
@@ -96,20 +91,30 @@ CoordinatorLink::CoordinatorLink(const TrainConfig& config, const std::string& r
   hash.update(yaml.data(), yaml.size());
   hello.config_hash = hash.hex_digest();
   hello.token = token;
+  hello.run_secret = run_secret;
   if (group.rank() == 0) {
     hello.resume_epoch = resume_epoch;
     hello.run_config = yaml;
+    if (drop_later) hello.flags |= coord::kHelloDropLaterCheckpoints;
+    hello.keep_last = config.checkpoint.keep_last;
+    hello.keep_best = config.checkpoint.keep_best;
+    hello.best_metric = config.checkpoint.best_metric;
   }
+  const std::string label = group.label();
+  options.on_warning = [label](const std::string& line) {
+    std::cerr << "fer-train[" << label << "]: warning: " << line << std::endl;
+  };
   // Rank 0 first: its Hello drops later epochs of a resumed run, which must happen
   // before any other rank reports one.
   const auto connect = [&] {
     client_ = std::make_unique<coord::CoordinatorClient>(options);
     if (!client_->wait_connected(c.connect_timeout_seconds)) {
-      std::string why;
-      for (const auto& p : client_->take_problems()) why = p;
-      if (why.empty()) why = client_->last_error();
+      // Refused (the client stops trying) or never reached: say which.
+      const auto refusals = client_->take_problems();
+      if (!refusals.empty()) throw InputError(refusals.back());
       throw InputError("cannot reach the coordinator at " + host + ":" + port_text + " within " +
-                       std::to_string(static_cast<int>(c.connect_timeout_seconds)) + " s: " + why);
+                       std::to_string(static_cast<int>(c.connect_timeout_seconds)) +
+                       " s: " + client_->last_error());
     }
   };
   all_or_nothing(group, "connecting to the coordinator", connect, /*root_only=*/true);
@@ -154,26 +159,73 @@ std::vector<std::string> CoordinatorLink::problems() {
   return client_->take_problems();
 }
 
-bool CoordinatorLink::finish() {
+std::vector<int> CoordinatorLink::lost_checkpoints() {
+  for (const coord::LostCheckpoint& lost : client_->take_lost_checkpoints())
+    lost_.push_back(lost.epoch);
+  std::string text;
+  for (int epoch : lost_) text += std::to_string(epoch) + " ";
+  group_.broadcast(text, 0, "sharing which checkpoints were not stored");
+  std::vector<int> epochs;
+  std::istringstream in(text);
+  for (int epoch; in >> epoch;) epochs.push_back(epoch);
+  return epochs;
+}
+
+CoordinatorLink::Outcome CoordinatorLink::finish() {
   if (group_.rank() == 0) client_->end("");
-  const coord::FlushResult flushed = client_->flush(flush_timeout_);
-  std::int64_t missing = static_cast<std::int64_t>(flushed.unacknowledged);
+  // A coordinator unreachable for as long as a connection may take is given up on
+  // before the full flush deadline.
+  const coord::FlushResult flushed = client_->flush(flush_timeout_, connect_timeout_);
   for (const auto& p : client_->take_problems()) say_("coordinator: " + p);
+  for (const coord::LostCheckpoint& lost : client_->take_lost_checkpoints())
+    lost_.push_back(lost.epoch);
+  Outcome outcome;
   if (!flushed.complete)
     std::cerr << "fer-train[" << group_.label() << "]: warning: " << flushed.unacknowledged
-              << " messages to the coordinator unacknowledged after "
-              << static_cast<int>(flush_timeout_) << " s"
+              << " messages to the coordinator unacknowledged"
               << (flushed.last_error.empty() ? "" : " (" + flushed.last_error + ")") << std::endl;
-  // Every rank's reports are in before rank 0 stops the embedded coordinator.
-  group_.all_reduce_sum(&missing, 1, "waiting for every rank's reports to reach the coordinator");
+  else if (group_.rank() == 0) {
+    try {
+      outcome.best = client_->query("best", 30);
+    } catch (const std::exception& e) {
+      say_(std::string("coordinator: ") + e.what());
+    }
+  }
+  // Never lose a checkpoint: what the coordinator did not take is kept here.
+  for (const coord::UnsentCheckpoint& unsent : client_->stop_and_take_unsent()) {
+    char name[32];
+    std::snprintf(name, sizeof name, "epoch-%04d.pt", unsent.epoch);
+    const std::filesystem::path file = std::filesystem::path(fallback_dir_) / name;
+    try {
+      std::filesystem::create_directories(fallback_dir_);
+      write_file_atomically(file, *unsent.bytes);
+      say_("warning: the checkpoint of epoch " + std::to_string(unsent.epoch) +
+           " never reached the coordinator; kept as " + file.string());
+      outcome.unsent_dir = fallback_dir_;
+    } catch (const std::exception& e) {
+      say_("error: the checkpoint of epoch " + std::to_string(unsent.epoch) +
+           " never reached the coordinator and could not be kept locally: " + e.what());
+    }
+    lost_.push_back(unsent.epoch);
+  }
+  // Every rank's reports are in before rank 0 stops the embedded coordinator; every
+  // rank learns whether anything was lost (only rank 0 uploads checkpoints).
+  std::int64_t counts[2] = {static_cast<std::int64_t>(flushed.unacknowledged),
+                            static_cast<std::int64_t>(lost_.size())};
+  group_.all_reduce_sum(counts, 2, "waiting for every rank's reports to reach the coordinator");
+  const std::int64_t missing = counts[0];
   finished_ = true;
   client_.reset();
   embedded_.reset();
+  outcome.lost_epochs = lost_;
+  std::sort(outcome.lost_epochs.begin(), outcome.lost_epochs.end());
+  outcome.lost_epochs.erase(std::unique(outcome.lost_epochs.begin(), outcome.lost_epochs.end()),
+                            outcome.lost_epochs.end());
+  outcome.complete = missing == 0 && counts[1] == 0;
   if (missing > 0)
     say_("warning: " + std::to_string(missing) +
-         " messages never reached the coordinator: metrics.jsonl or checkpoints may be "
-         "incomplete");
-  return missing == 0;
+         " messages never reached the coordinator: metrics.jsonl or checkpoints are incomplete");
+  return outcome;
 }
 
 }  // namespace fer

@@ -29,10 +29,11 @@
 #include "model/fer_net.hpp"
 #include "pipeline/augment.hpp"
 #include "pipeline/batch_loader.hpp"
+#include "runs/run_control.hpp"
+#include "runs/run_lookup.hpp"
 #include "train/coordinator_link.hpp"
 #include "train/lr_schedule.hpp"
 #include "train/progress.hpp"
-#include "train/run_directory.hpp"
 #include "train/time_budget.hpp"
 
 namespace fer {
@@ -207,29 +208,6 @@ std::string timestamp_now() {
   char text[32];
   std::strftime(text, sizeof text, "%Y%m%d-%H%M%S", std::localtime(&now));
   return text;
-}
-
-// The newest run of `config_name` that has a checkpoint, if any.
-std::optional<fs::path> newest_run(const fs::path& checkpoints_dir,
-                                   const std::string& config_name) {
-  std::optional<fs::path> best;
-  fs::file_time_type best_time{};
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(checkpoints_dir, ec)) {
-    const std::string name = entry.path().filename().string();
-    // Only runs named by default for this config: <config>-YYYYmmdd-HHMMSS.
-    static const std::regex kStamp("-[0-9]{8}-[0-9]{6}");
-    if (name.size() != config_name.size() + 16 || name.rfind(config_name, 0) != 0 ||
-        !std::regex_match(name.substr(config_name.size()), kStamp) ||
-        !fs::exists(entry.path() / "latest.pt"))
-      continue;
-    const auto time = fs::last_write_time(entry.path() / "manifest.json", ec);
-    if (!best || time > best_time) {
-      best = entry.path();
-      best_time = time;
-    }
-  }
-  return best;
 }
 
 struct TrainingState {
@@ -442,17 +420,33 @@ TrainResult train(const TrainRequest& request) {
   std::optional<fs::path> source_dir;
   std::string run = request.run;
   std::string checkpoint_bytes;
+  std::string run_secret;
   all_or_nothing(
       group, "choosing the run directory",
       [&] {
         if (request.resume == "auto") {
-          if (!run.empty() && fs::exists(checkpoints_dir / run / "latest.pt"))
-            resume_from = checkpoints_dir / run / "latest.pt";
-          else if (run.empty())
-            if (auto newest = newest_run(checkpoints_dir, request.config_name))
-              resume_from = *newest / "latest.pt";
+          // Nothing to resume is an error, never a silent new run: the coordinator
+          // would otherwise be asked to start over a run it may hold.
+          if (!run.empty()) {
+            if (!fs::exists(checkpoints_dir / run / runs::kLatestPointer))
+              throw InputError("--resume auto --run " + run + ": " +
+                               (checkpoints_dir / run).string() + " has no " +
+                               runs::kLatestPointer + " (checkpoint.dir is " +
+                               checkpoints_dir.string() +
+                               "; with an external coordinator it must be the coordinator's "
+                               "--checkpoints directory, or pass --resume FILE)");
+            resume_from = checkpoints_dir / run / runs::kLatestPointer;
+          } else if (auto newest = runs::newest_run(checkpoints_dir, runs::Pointer::kLatest,
+                                                    request.config_name)) {
+            resume_from = *newest / runs::kLatestPointer;
+          } else {
+            throw InputError("--resume auto: no run of config '" + request.config_name +
+                             "' with a checkpoint under " + checkpoints_dir.string() +
+                             " (start one without --resume, or name it with --run)");
+          }
         } else if (!request.resume.empty()) {
-          resume_from = resolve_checkpoint(request.resume, checkpoints_dir);
+          resume_from =
+              runs::resolve_checkpoint(request.resume, checkpoints_dir, runs::Pointer::kLatest);
         }
         // The run directory a checkpoint came from (symlinks resolved).
         if (resume_from) {
@@ -466,7 +460,7 @@ TrainResult train(const TrainRequest& request) {
         }
         if (run.empty()) run = request.config_name + "-" + timestamp_now();
         const fs::path target_dir = checkpoints_dir / run;
-        if (fs::exists(target_dir / "latest.pt")) {
+        if (fs::exists(target_dir / runs::kLatestPointer)) {
           // A run directory with checkpoints only continues itself: never mixed with
           // another run's history.
           std::error_code ec;
@@ -477,10 +471,20 @@ TrainResult train(const TrainRequest& request) {
                 (resume_from ? " of another run than " + resume_from->string() : std::string()) +
                 "; continue it with --resume auto, or choose another --run");
         }
+        // The run's own secret: read where the run is continued (the files are the
+        // proof of ownership; an older run gets one now), created for a new run.
+        std::error_code ec;
+        fs::create_directories(target_dir, ec);
+        if (ec) throw InputError(target_dir.string() + ": cannot create: " + ec.message());
+        if (auto secret = runs::read_run_secret(target_dir)) {
+          run_secret = *secret;
+        } else {
+          run_secret = runs::random_secret();
+          runs::write_run_secret(target_dir, run_secret);
+        }
         if (resume_from) {
           // Checked against the manifest of the run it belongs to, before loading.
-          const bool listed =
-              RunDirectory(*source_dir, config.checkpoint.keep_last).verify(*resume_from);
+          const bool listed = runs::verify_in_run(*resume_from);
           if (!listed)
             std::cout << "note: " << resume_from->string()
                       << " is not listed in a run manifest; its SHA-256 cannot be checked\n";
@@ -495,6 +499,7 @@ TrainResult train(const TrainRequest& request) {
   // Rank 0 read the checkpoint; every rank loads the same bytes (no shared file
   // system needed for resuming).
   group.broadcast(run, 0, "sharing the run name");
+  group.broadcast(run_secret, 0, "sharing the run's secret");
   std::string resume_text = resume_from ? resume_from->string() : std::string();
   group.broadcast(resume_text, 0, "sharing the checkpoint path");
   if (!resume_text.empty()) resume_from = fs::path(resume_text);
@@ -538,7 +543,8 @@ TrainResult train(const TrainRequest& request) {
   // The coordinator keeps the run directory from here on: metrics.jsonl, checkpoints,
   // manifest.json, config.yaml. Resuming after epoch N, it drops what it holds of later
   // epochs (the run produces them again).
-  CoordinatorLink coordinator(config, run, state.epochs_completed, group,
+  CoordinatorLink coordinator(config, run, run_secret, state.epochs_completed,
+                              request.drop_later_epochs, group,
                               [&](const std::string& line) { progress.message(line); });
 
   // The replicas start identical (and stay so: every step applies the same averaged
@@ -829,6 +835,16 @@ TrainResult train(const TrainRequest& request) {
     progress.end_epoch(line);
     for (const std::string& problem : coordinator.problems())
       progress.message("coordinator: " + problem);
+    if (config.checkpoint.on_store_failure == "stop") {
+      const std::vector<int> lost = coordinator.lost_checkpoints();  // collective
+      if (!lost.empty())
+        throw JobWideError("the checkpoint of epoch " + std::to_string(lost.front()) +
+                               " was not stored (the coordinator's reason is above); the run "
+                               "stops after epoch " +
+                               std::to_string(epoch + 1) +
+                               " (checkpoint.on_store_failure=continue trains on)",
+                           kExitFailure, leader);
+    }
     result.last_val_accuracy = val_accuracy;
     if (stop_early) {
       progress.message("early stopping: no val-accuracy gain for " +
@@ -839,7 +855,7 @@ TrainResult train(const TrainRequest& request) {
 
   // Everything is acknowledged (metrics.jsonl and the checkpoints are on disk) before
   // the summary says where they are.
-  coordinator.finish();
+  const CoordinatorLink::Outcome stored = coordinator.finish();
 
   result.epochs_completed = state.epochs_completed;
   result.best_val_accuracy = state.best_val_accuracy;
@@ -874,10 +890,33 @@ TrainResult train(const TrainRequest& request) {
         1e3 * (optimizer_seconds - allreduce_seconds()) / timed_steps, result.images_per_second);
     summary << row;
   }
-  std::snprintf(row, sizeof row, "  best val accuracy %.2f%% at epoch %d -> %s\n",
-                100 * state.best_val_accuracy, state.best_epoch, (run_path / "best.pt").c_str());
-  summary << row;
+  // What the run store really holds, by the metric that ranks it (checkpoint.best_metric).
+  if (stored.best.is_object()) {
+    const json& metrics = stored.best.value("metrics", json::object());
+    std::snprintf(
+        row, sizeof row, "  best checkpoint by %s: epoch %d (val accuracy %.2f%%) -> %s\n",
+        config.checkpoint.best_metric.c_str(), stored.best.value("epoch", 0),
+        100 * metrics.value("val_accuracy", 0.0), (run_path / runs::kBestPointer).c_str());
+    summary << row;
+  } else if (leader) {
+    summary << (stored.complete ? "  no checkpoint of this run is stored\n"
+                                : "  best checkpoint: not known (the coordinator did not confirm "
+                                  "every checkpoint; see below)\n");
+  }
   progress.message(summary.str());
+  if (!stored.complete) {
+    std::string epochs;
+    for (int e : stored.lost_epochs) epochs += (epochs.empty() ? "" : ", ") + std::to_string(e);
+    throw JobWideError(
+        (epochs.empty()
+             ? std::string("metrics or checkpoints never reached the coordinator")
+             : "checkpoints of epoch(s) " + epochs + " were not stored by the coordinator") +
+            (stored.unsent_dir.empty() ? std::string()
+                                       : "; those never sent are kept in " + stored.unsent_dir) +
+            " (see the warnings above)",
+        kExitFailure, leader);
+  }
+  if (stored.best.is_object()) result.best_epoch = stored.best.value("epoch", result.best_epoch);
   return result;
 }
 

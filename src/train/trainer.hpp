@@ -18,6 +18,9 @@ struct TrainRequest {
   std::string run;                     // run name; default <config_name>-<YYYYmmdd-HHMMSS>
   std::string resume;  // "", "auto" (the newest run of this config, if any), or a checkpoint/run
   int stop_after_epoch = 0;  // stop after this epoch as if interrupted (0: run to the end)
+  // Resuming from before the run's latest checkpoint deletes the later checkpoints:
+  // only with this set (the coordinator refuses it otherwise).
+  bool drop_later_epochs = false;
   bool progress = true;
   // The job's ranks (fer-train's main creates it); nullptr: a process of its own.
   // Every rank calls train() with the same request; rank 0 writes the run directory.

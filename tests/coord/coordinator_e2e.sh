@@ -12,19 +12,10 @@
 source "$(dirname "$0")/../e2e/lib.sh"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 sk_python=/usr/bin/python3  # Debian's python3 has python3-sklearn; a pyenv one may come first on PATH
-coordinator_pid=""
-cleanup() {
-  [ -z "$coordinator_pid" ] || kill -9 "$coordinator_pid" 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
 "$FER_BIN/fer-synth" --out synth --images 1500 --format csv --seed 5 >/dev/null
 "$FER_BIN/fer-shard" synth/fer2013.csv --out shards/synth -q
 common=(-c "$FER_ROOT/configs/tiny.yaml" --set data.shards=shards/synth --set checkpoint.dir=runs
         --set train.threads=1 --set checkpoint.keep_last=10)
-
-lines_of() { python3 -c 'import json,sys; print(len([l for l in open(sys.argv[1]) if l.strip()]))' "$1"; }
 
 # 1. Embedded coordinator, 2 ranks.
 mpiexec -np 2 "$FER_BIN/fer-train" "${common[@]}" --set train.epochs=3 --run embedded >embedded.log 2>&1 ||
@@ -60,22 +51,7 @@ print("epoch %d: the 2-rank aggregate equals fer-eval's single-process confusion
 PY
 
 # 2. External fer-coordinator, killed and restarted mid-run.
-start_coordinator() {  # start_coordinator PORT HTTP_PORT: sets coordinator_pid, PORT, HTTP
-  : >coordinator.log
-  "$FER_BIN/fer-coordinator" --port "$1" --http-port "$2" --checkpoints runs --keep-last 10 >coordinator.log 2>&1 &
-  coordinator_pid=$!
-  for _ in $(seq 1 100); do
-    if line=$(grep "serving runs/ on" coordinator.log | tail -1) && [ -n "$line" ] && kill -0 "$coordinator_pid"; then
-      PORT=$(sed -E 's/.* on 127\.0\.0\.1:([0-9]+).*/\1/' <<<"$line")
-      HTTP=$(sed -E 's/.*http:\/\/127\.0\.0\.1:([0-9]+)\/.*/\1/' <<<"$line")
-      return 0
-    fi
-    sleep 0.1
-  done
-  cat coordinator.log
-  fail "fer-coordinator did not start"
-}
-start_coordinator 0 0
+start_coordinator 0 0 --checkpoints runs --keep-last 10
 mpiexec -np 2 "$FER_BIN/fer-train" "${common[@]}" --set train.epochs=5 --run external \
   --set coordinator.address="127.0.0.1:$PORT" >external.log 2>&1 &
 job=$!
@@ -88,7 +64,7 @@ kill -9 "$coordinator_pid"
 wait "$coordinator_pid" 2>/dev/null || true
 echo "killed fer-coordinator after $(lines_of runs/external/metrics.jsonl) epoch(s); restarting it on port $PORT"
 sleep 1
-start_coordinator "$PORT" "$HTTP"
+start_coordinator "$PORT" "$HTTP" --checkpoints runs --keep-last 10
 grep -q "restored run external" coordinator.log || { cat coordinator.log; fail "the restarted coordinator did not reopen the run"; }
 timeout 300 tail --pid="$job" -f /dev/null || { kill "$job"; fail "training did not end after the coordinator restart"; }
 wait "$job" || { cat external.log; fail "training with a restarted coordinator failed"; }
@@ -124,7 +100,7 @@ coordinator_pid=""
 
 # 3. Exact aggregation against scikit-learn, through a second implementation of the wire format.
 if "$sk_python" -c 'import sklearn' 2>/dev/null; then
-  start_coordinator 0 -1
+  start_coordinator 0 -1 --checkpoints runs
   "$sk_python" "$FER_ROOT/tests/coord/protocol_peer.py" oracle "$PORT" runs || fail "the aggregate differs from scikit-learn"
   kill "$coordinator_pid"
   wait "$coordinator_pid" || true

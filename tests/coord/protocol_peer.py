@@ -5,6 +5,9 @@ documentation in src/coord/protocol.hpp, not from its code), used as a test peer
   protocol_peer.py oracle PORT DIR   random per-rank predictions of 3 ranks are reported
                                      as run "oracle"; the coordinator's metrics line is
                                      then checked against scikit-learn on all predictions.
+  protocol_peer.py hostile PORT RUN  Hellos a hostile local user could send for someone
+                                     else's run (no, wrong or guessed run secret; a fresh
+                                     start; other world sizes): each must be refused.
 """
 import json
 import math
@@ -14,7 +17,8 @@ import struct
 import sys
 import time
 
-MAGIC, VERSION = 0x43524546, 1
+MAGIC, VERSION = 0x43524546, 2
+RUN_SECRET = "python-peer-run-secret-0123456789"
 HELLO, EVAL_REPORT, ACK = 1, 3, 9
 
 
@@ -27,10 +31,13 @@ def frame(kind, payload):
     return struct.pack("<IHHII", MAGIC, VERSION, kind, len(payload), 0) + payload
 
 
-def hello(seq, run, rank, world):
+def hello(seq, run, rank, world, secret=RUN_SECRET, resume_epoch=None):
+    if resume_epoch is None:
+        resume_epoch = 0 if rank == 0 else -1
     payload = (struct.pack("<Q", seq) + string(run) + struct.pack("<II", rank, world) +
                string("python") + struct.pack("<I", 4242) + string("cfg") + string("") +
-               struct.pack("<i", -1) + string(""))
+               struct.pack("<i", resume_epoch) + string("") + string(secret) +
+               struct.pack("<Iii", 0, 0, 0) + string(""))
     return frame(HELLO, payload)
 
 
@@ -121,8 +128,26 @@ def oracle(port, directory):
           (len(truth_all), world, line["val_accuracy"], line["val_macro_f1"]))
 
 
+def hostile(port, run):
+    refused = 0
+    for secret in ("", "guess", "0" * 32, RUN_SECRET):
+        for world, resume in ((1, 0), (2, 0), (1, 1), (2, -1)):
+            for rank in (0, 1) if world == 2 else (0,):
+                sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+                sock.sendall(hello(1, run, rank, world, secret, resume))
+                seq, status, message, _ = read_ack(sock)
+                assert status == 1, "accepted: secret %r world %d rank %d resume %d" % (
+                    secret, world, rank, resume)
+                assert "secret" in message, message
+                refused += 1
+                sock.close()
+    print("hostile: %d Hellos for run %s refused" % (refused, run))
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "oracle":
         oracle(int(sys.argv[2]), sys.argv[3])
+    elif sys.argv[1] == "hostile":
+        hostile(int(sys.argv[2]), sys.argv[3])
     else:
-        sys.exit("usage: protocol_peer.py oracle PORT DIR")
+        sys.exit("usage: protocol_peer.py oracle PORT DIR | hostile PORT RUN")

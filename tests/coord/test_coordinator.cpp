@@ -7,6 +7,7 @@
 
 #include <boost/asio.hpp>
 #include <fstream>
+#include <map>
 #include <random>
 #include <thread>
 
@@ -34,6 +35,8 @@ CoordinatorOptions options_in(const fs::path& dir) {
   return o;
 }
 
+const std::string kRunSecret = "test-run-secret-0123456789abcdef";
+
 Hello hello_for(const std::string& run, int rank, int world) {
   Hello h;
   h.seq = 1;
@@ -43,6 +46,8 @@ Hello hello_for(const std::string& run, int rank, int world) {
   h.host = "test";
   h.pid = 1;
   h.config_hash = "cfg";
+  h.run_secret = kRunSecret;
+  h.resume_epoch = rank == 0 ? 0 : -1;  // rank 0 starts the run
   return h;
 }
 
@@ -294,6 +299,7 @@ TEST(Coordinator, ARestartedCoordinatorKeepsEveryAcknowledgedReport) {
   second.start_in_thread();
   EXPECT_EQ(second.status()["runs"][0]["pending_evals"][0]["reported_ranks"], json::array({1}));
   ClientOptions c = client_for(second, "restart", 0, 2);
+  c.hello.resume_epoch = -1;  // rank 0 of the running job, reconnecting
   CoordinatorClient rank0(c);
   ConfusionMatrix m(7);
   m.add(4, 5, 1);
@@ -462,12 +468,13 @@ TEST(Coordinator, APeerOfAnotherProtocolVersionIsToldWhichOneThisSideSpeaks) {
   server.start_in_thread();
   RawPeer peer(server.port());
   std::string hello = encode(hello_for("versions", 0, 1));
-  hello[4] = 2;  // a version-2 client
+  hello[4] = static_cast<char>(kProtocolVersion + 1);  // a client of the next version
   peer.send_bytes(hello);
   const auto ack = peer.receive();
   ASSERT_TRUE(ack.has_value()) << "closed without a word";
   EXPECT_EQ(ack->status, AckStatus::kRejected);
-  EXPECT_EQ(ack->message, "protocol version 2, this coordinator speaks 1");
+  EXPECT_EQ(ack->message, "protocol version " + std::to_string(kProtocolVersion + 1) +
+                              ", this coordinator speaks " + std::to_string(kProtocolVersion));
   EXPECT_TRUE(peer.closed_by_server());
 }
 
@@ -492,6 +499,17 @@ TEST(Coordinator, ResumingDropsLaterEpochsAndRunsStayApart) {
   EXPECT_EQ(metrics_lines(dir / "run-b" / "metrics.jsonl").size(), 1u);
   ClientOptions c = client_for(server, "run-a", 0, 1);
   c.hello.resume_epoch = 1;
+  {
+    // Older than the latest checkpoint (3): refused unless asked for explicitly.
+    CoordinatorClient refused(c);
+    EXPECT_FALSE(refused.wait_connected(10));
+    const auto problems = refused.take_problems();
+    ASSERT_EQ(problems.size(), 1u);
+    EXPECT_NE(problems[0].find("would delete its checkpoints up to epoch 3"), std::string::npos)
+        << problems[0];
+    EXPECT_TRUE(fs::exists(dir / "run-a" / "epoch-0003.pt"));
+  }
+  c.hello.flags = kHelloDropLaterCheckpoints;
   CoordinatorClient resumed(c);
   ASSERT_TRUE(resumed.wait_connected(10));
   EXPECT_EQ(metrics_lines(dir / "run-a" / "metrics.jsonl").size(), 1u);
@@ -504,6 +522,118 @@ TEST(Coordinator, ResumingDropsLaterEpochsAndRunsStayApart) {
   resumed.report_eval(report_of(0, 2, m, 0.0, 0));
   ASSERT_TRUE(resumed.flush(10).complete);
   EXPECT_EQ(metrics_lines(dir / "run-a" / "metrics.jsonl").size(), 2u);
+}
+
+// Every file of a run directory with its SHA-256: what "nothing changed" means.
+std::map<std::string, std::string> run_files(const fs::path& dir) {
+  std::map<std::string, std::string> files;
+  for (const auto& entry : fs::directory_iterator(dir))
+    if (entry.is_regular_file() && entry.path().filename() != ".coordinator.lock")
+      files[entry.path().filename().string()] = sha256_file(entry.path());
+    else if (entry.is_symlink())
+      files[entry.path().filename().string()] = fs::read_symlink(entry.path()).string();
+  return files;
+}
+
+// A finished run of two epochs with two checkpoints, made through a real client.
+void make_finished_run(CoordinatorServer& server, const std::string& run) {
+  CoordinatorClient client(client_for(server, run, 0, 1));
+  ConfusionMatrix m(7);
+  m.add(3, 3, 5);
+  for (int e = 1; e <= 2; ++e) {
+    client.report_eval(report_of(0, e, m, 0.5, 0));
+    client.upload_checkpoint(e, 10 * e, "weights " + std::to_string(e), {{"val_accuracy", 0.5}});
+  }
+  client.end("");
+  ASSERT_TRUE(client.flush(10).complete);
+}
+
+TEST(Coordinator, AHelloWithoutTheRunsSecretCannotTouchAFinishedRun) {
+  TempDir dir;
+  CoordinatorServer server(options_in(dir.path()));
+  server.start_in_thread();
+  make_finished_run(server, "victim");
+  const auto before = run_files(dir / "victim");
+  ASSERT_TRUE(before.count("run.secret"));
+  // The drill of the issue: rank 0, resume_epoch 0, any config hash, world 1 or 2 —
+  // with no secret, a wrong one, or the right length of garbage.
+  for (const std::string& secret : {std::string(), std::string("guess"), std::string(32, 'a')})
+    for (int world : {1, 2}) {
+      RawPeer peer(server.port());
+      Hello h = hello_for("victim", 0, world);
+      h.run_secret = secret;
+      h.config_hash = "anything";
+      const Ack ack = peer.hello(h);
+      EXPECT_EQ(ack.status, AckStatus::kRejected);
+      EXPECT_NE(ack.message.find("run secret"), std::string::npos) << ack.message;
+    }
+  EXPECT_EQ(run_files(dir / "victim"), before) << "a refused Hello changed the run";
+  EXPECT_EQ(server.status()["runs"][0]["state"], "finished");
+}
+
+TEST(Coordinator, StartingARunThatHoldsEpochsIsRefusedNotAWipe) {
+  TempDir dir;
+  CoordinatorServer server(options_in(dir.path()));
+  server.start_in_thread();
+  make_finished_run(server, "crun");
+  const auto before = run_files(dir / "crun");
+  // The owner (right secret) starting "crun" from epoch 0, as a trainer with another
+  // checkpoint.dir and --resume auto used to.
+  RawPeer peer(server.port());
+  const Ack ack = peer.hello(hello_for("crun", 0, 1));
+  EXPECT_EQ(ack.status, AckStatus::kRejected);
+  EXPECT_NE(ack.message.find("already holds epochs up to 2"), std::string::npos) << ack.message;
+  EXPECT_EQ(run_files(dir / "crun"), before);
+  // Continuing it from its latest checkpoint is fine and drops nothing.
+  RawPeer owner(server.port());
+  Hello resume = hello_for("crun", 0, 1);
+  resume.resume_epoch = 2;
+  EXPECT_EQ(owner.hello(resume).status, AckStatus::kOk);
+  EXPECT_TRUE(fs::exists(dir / "crun" / "epoch-0002.pt"));
+}
+
+TEST(Coordinator, ARunWithoutASecretIsRefusedWithTheWayOut) {
+  TempDir dir;
+  {
+    CoordinatorServer server(options_in(dir.path()));
+    server.start_in_thread();
+    make_finished_run(server, "old");
+  }
+  fs::remove(dir / "old" / "run.secret");  // as an older version left it
+  CoordinatorServer server(options_in(dir.path()));
+  server.start_in_thread();
+  RawPeer peer(server.port());
+  Hello h = hello_for("old", 0, 1);
+  h.resume_epoch = 2;
+  const Ack ack = peer.hello(h);
+  EXPECT_EQ(ack.status, AckStatus::kRejected);
+  EXPECT_NE(ack.message.find("without a run.secret"), std::string::npos) << ack.message;
+  EXPECT_FALSE(fs::exists(dir / "old" / "run.secret")) << "nobody adopts an unowned run";
+}
+
+TEST(Coordinator, ARunWhoseCoordinatorDiedIsAbortedUntilItsRanksReturn) {
+  TempDir dir;
+  CoordinatorOptions o = options_in(dir.path());
+  std::uint16_t port = 0;
+  {
+    CoordinatorServer first(o);
+    first.start_in_thread();
+    port = first.port();
+    CoordinatorClient client(client_for(first, "cut", 0, 1));
+    ASSERT_TRUE(client.wait_connected(10));
+  }  // stopped without the run's end, as a kill would leave it
+  o.port = port;
+  CoordinatorServer second(o);
+  second.start_in_thread();
+  const json run = second.status()["runs"][0];
+  EXPECT_EQ(run["state"], "aborted");
+  EXPECT_NE(run["abort_reason"].get<std::string>().find("stopped before the run ended"),
+            std::string::npos);
+  ClientOptions c = client_for(second, "cut", 0, 1);
+  c.hello.resume_epoch = -1;  // a reconnect of rank 0
+  CoordinatorClient back(c);
+  ASSERT_TRUE(back.wait_connected(10));
+  EXPECT_EQ(second.status()["runs"][0]["state"], "running");
 }
 
 TEST(Coordinator, ASecondCoordinatorCannotServeTheSameRun) {

@@ -105,6 +105,12 @@ void expect_same(const Hello& a, const Hello& b) {
   EXPECT_EQ(a.config_hash, b.config_hash);
   EXPECT_EQ(a.token, b.token);
   EXPECT_EQ(a.resume_epoch, b.resume_epoch);
+  EXPECT_EQ(a.run_config, b.run_config);
+  EXPECT_EQ(a.run_secret, b.run_secret);
+  EXPECT_EQ(a.flags, b.flags);
+  EXPECT_EQ(a.keep_last, b.keep_last);
+  EXPECT_EQ(a.keep_best, b.keep_best);
+  EXPECT_EQ(a.best_metric, b.best_metric);
 }
 void expect_same(const Heartbeat& a, const Heartbeat& b) {
   EXPECT_EQ(a.rank, b.rank);
@@ -226,6 +232,11 @@ std::vector<Message> one_of_each() {
   hello.config_hash = "cafebabe";
   hello.token = "s3cret";
   hello.resume_epoch = 5;
+  hello.run_secret = "0123456789abcdef0123456789abcdef";
+  hello.flags = kHelloDropLaterCheckpoints;
+  hello.keep_last = 4;
+  hello.keep_best = 2;
+  hello.best_metric = "val_loss";
   CheckpointBegin begin;
   begin.seq = 3;
   begin.upload_id = 77;
@@ -260,6 +271,8 @@ TEST(ProtocolRoundTrip, HelloWithEmptyLongAndBinaryStrings) {
   m.config_hash = long_string(100000, 1);
   m.token = std::string("\0tok\xff\0", 6);
   m.resume_epoch = std::numeric_limits<std::int32_t>::min();
+  m.run_secret = std::string("\0sec\xff", 5);
+  m.flags = std::numeric_limits<std::uint32_t>::max();
   expect_round_trip(m);
   // Empty strings are legal and must not shift the fields after them.
   m.host = "";

@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
   hello.config_hash = "0123456789abcdef";
   hello.token = "secret";
   hello.resume_epoch = 3;
+  hello.run_secret = "00112233445566778899aabbccddeeff";
 
   EvalReport report;
   report.seq = 2;

@@ -87,6 +87,7 @@ const std::vector<std::string> kAllKeys = {
     "checkpoint.keep_best",
     "checkpoint.best_metric",
     "checkpoint.every_epochs",
+    "checkpoint.on_store_failure",
     "dist.backend",
     "dist.timeout_seconds",
     "dist.bucket_mb",
@@ -172,6 +173,7 @@ void expect_same(const TrainConfig& a, const TrainConfig& b) {
   FER_EXPECT_FIELD(checkpoint.dir);
   FER_EXPECT_FIELD(checkpoint.keep_last);
   FER_EXPECT_FIELD(checkpoint.every_epochs);
+  FER_EXPECT_FIELD(checkpoint.on_store_failure);
   FER_EXPECT_FIELD(dist.backend);
   FER_EXPECT_FIELD(dist.timeout_seconds);
   FER_EXPECT_FIELD(dist.bucket_mb);
@@ -259,6 +261,7 @@ TrainConfig every_field_changed() {
   c.checkpoint.dir = "null";  // a YAML keyword as a string must stay a string
   c.checkpoint.keep_last = 1;
   c.checkpoint.every_epochs = 2;
+  c.checkpoint.on_store_failure = "continue";
   c.dist.backend = "nccl";
   c.dist.timeout_seconds = 42.5;
   c.dist.bucket_mb = 12.5;

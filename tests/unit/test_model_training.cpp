@@ -194,6 +194,15 @@ TEST_F(TrainerTest, ResumeFromAnOlderCheckpointRedoesLaterEpochs) {
   TrainRequest again = request("older", 3);
   again.resume = checkpoint("older", 1).string();
   again.config.checkpoint.keep_last = 5;
+  // Epochs 2 and 3 have checkpoints: deleting them needs the explicit flag.
+  try {
+    train(again);
+    FAIL() << "resuming before the latest checkpoint deleted later ones unasked";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("--drop-later-epochs"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(fs::exists(checkpoint("older", 3)));
+  again.drop_later_epochs = true;
   const TrainResult result = train(again);
   EXPECT_EQ(result.epochs_completed, 3);
   std::ifstream metrics(result.run_dir / "metrics.jsonl");

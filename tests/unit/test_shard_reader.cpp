@@ -109,6 +109,9 @@ TEST_F(ShardReaderTest, TamperedBytesFailChecksumVerification) {
   const std::string e = error_opening({/*verify_checksums=*/true});
   EXPECT_NE(e.find(first_train_shard().string() + ": SHA-256 is"), std::string::npos) << e;
   EXPECT_NE(e.find("modified or damaged"), std::string::npos) << e;
+  // What the trainer and fer-eval open (the default options) checks it too.
+  EXPECT_EQ(error_opening(), e);
+  EXPECT_EQ(error_opening({/*verify_checksums=*/false}), "");
 }
 
 TEST_F(ShardReaderTest, GarbageShardOfRightSizeIsNotHdf5) {

@@ -4,12 +4,12 @@
 
 #include "common/error.hpp"
 #include "common/sha256.hpp"
-#include "metrics/confusion_matrix.hpp"
+#include "runs/run_control.hpp"
+#include "runs/run_directory.hpp"
+#include "runs/run_lookup.hpp"
 #include "test_support.hpp"
-#include "train/lr_schedule.hpp"
-#include "train/run_directory.hpp"
 
-namespace fer {
+namespace fer::runs {
 namespace {
 namespace fs = std::filesystem;
 using test::TempDir;
@@ -132,73 +132,98 @@ TEST(RunDirectory, AbandonedTemporaryCheckpointsAreRemoved) {
   EXPECT_FALSE(fs::exists(dir / "r" / ".epoch-0001.pt.tmp-999999999"));
 }
 
-TEST(RunDirectory, ResolveCheckpoint) {
+TEST(RunLookup, ResolveCheckpointPrefersThePointerAskedFor) {
   TempDir dir;
   RunDirectory run(dir / "runs" / "a", 3);
-  run.commit(1, 1, "x", {{"val_accuracy", 0.5}});
-  EXPECT_EQ(resolve_checkpoint((dir / "runs" / "a").string(), dir / "runs"),
+  run.commit(1, 1, "x", {{"val_accuracy", 0.9}});
+  run.commit(2, 2, "y", {{"val_accuracy", 0.5}});
+  EXPECT_EQ(resolve_checkpoint((dir / "runs" / "a").string(), dir / "runs", Pointer::kLatest),
             dir / "runs" / "a" / "latest.pt");
-  EXPECT_EQ(resolve_checkpoint("a", dir / "runs"), dir / "runs" / "a" / "latest.pt");
-  EXPECT_THROW(resolve_checkpoint("nope", dir / "runs"), InputError);
+  EXPECT_EQ(resolve_checkpoint("a", dir / "runs", Pointer::kLatest),
+            dir / "runs" / "a" / "latest.pt");
+  EXPECT_EQ(resolve_checkpoint("a", dir / "runs", Pointer::kBest), dir / "runs" / "a" / "best.pt");
+  EXPECT_EQ(fs::canonical(resolve_checkpoint("best", dir / "runs", Pointer::kLatest)),
+            fs::canonical(dir / "runs" / "a" / "epoch-0001.pt"));
+  EXPECT_THROW(resolve_checkpoint("nope", dir / "runs", Pointer::kLatest), InputError);
+  EXPECT_THROW(resolve_checkpoint("best", dir / "empty", Pointer::kBest), InputError);
 }
 
-TEST(LrSchedule, WarmupCosineStepAndPlateau) {
-  ScheduleConfig config;
-  config.kind = "cosine";
-  config.warmup_epochs = 1;
-  config.warmup_start_factor = 0.1;
-  LrSchedule cosine(config, 0.1, 11, 10);
-  EXPECT_NEAR(cosine.lr_at(0, 0), 0.01, 1e-12);
-  EXPECT_NEAR(cosine.lr_at(0, 5), 0.055, 1e-12);
-  EXPECT_NEAR(cosine.lr_at(1, 0), 0.1, 1e-12);
-  EXPECT_NEAR(cosine.lr_at(6, 0), 0.05, 1e-12);
-  EXPECT_LT(cosine.lr_at(10, 9), 0.001);
-
-  config.kind = "plateau";
-  config.warmup_epochs = 0;
-  config.plateau_patience = 2;
-  config.plateau_factor = 0.5;
-  LrSchedule plateau(config, 0.1, 100, 10);
-  EXPECT_FALSE(plateau.end_of_epoch(0.5));
-  EXPECT_FALSE(plateau.end_of_epoch(0.4));
-  EXPECT_TRUE(plateau.end_of_epoch(0.45));  // second epoch without gain
-  EXPECT_NEAR(plateau.lr_at(3, 0), 0.05, 1e-12);
-  EXPECT_FALSE(plateau.end_of_epoch(0.6));
-  EXPECT_NEAR(plateau.lr_at(4, 0), 0.05, 1e-12);
-
-  config.kind = "step";
-  config.step_epochs = 3;
-  config.step_gamma = 0.1;
-  LrSchedule step(config, 1.0, 10, 1);
-  EXPECT_NEAR(step.lr_at(2, 0), 1.0, 1e-12);
-  EXPECT_NEAR(step.lr_at(3, 0), 0.1, 1e-12);
-  EXPECT_NEAR(step.lr_at(7, 0), 0.01, 1e-12);
+TEST(RunLookup, NewestRunOfAConfigSkipsOtherNamesAndRunsWithoutThePointer) {
+  TempDir dir;
+  RunDirectory(dir / "tiny-20261201-101500", 3).commit(1, 1, "x", {});
+  RunDirectory(dir / "custom-name", 3).commit(1, 1, "x", {});  // newer, not a default name
+  fs::create_directories(dir / "tiny-20261201-111500");        // newer, no checkpoint
+  const auto newest = newest_run(dir.path(), Pointer::kLatest, "tiny");
+  ASSERT_TRUE(newest.has_value());
+  EXPECT_EQ(newest->filename(), "tiny-20261201-101500");
+  EXPECT_FALSE(newest_run(dir.path(), Pointer::kLatest, "cpu").has_value());
+  EXPECT_TRUE(is_default_run_name("cpu-20261202-010203", "cpu"));
+  EXPECT_FALSE(is_default_run_name("cpu-2026120-010203", "cpu"));
 }
 
-TEST(ConfusionMatrix, MetricsFromCounts) {
-  ConfusionMatrix m(3);
-  // truth 0: 8 right, 2 as 1; truth 1: 5 right; truth 2: 1 as 0, never predicted 2.
-  m.add(0, 0, 8);
-  m.add(0, 1, 2);
-  m.add(1, 1, 5);
-  m.add(2, 0, 1);
-  EXPECT_EQ(m.total(), 16);
-  EXPECT_DOUBLE_EQ(m.accuracy(), 13.0 / 16.0);
-  const ClassMetrics c0 = m.class_metrics(0);
-  EXPECT_DOUBLE_EQ(c0.precision, 8.0 / 9.0);
-  EXPECT_DOUBLE_EQ(c0.recall, 0.8);
-  EXPECT_EQ(c0.support, 10);
-  EXPECT_DOUBLE_EQ(m.class_metrics(2).precision, 0.0);
-  EXPECT_DOUBLE_EQ(m.class_metrics(2).f1, 0.0);
-  ConfusionMatrix other(3);
-  other.add(2, 2, 3);
-  m.merge(other);
-  EXPECT_EQ(m.count(2, 2), 3);
-  EXPECT_DOUBLE_EQ(m.class_metrics(2).recall, 0.75);
-  const double f1_0 = 2 * (8.0 / 9) * 0.8 / (8.0 / 9 + 0.8), f1_1 = 2 * (5.0 / 7) / (5.0 / 7 + 1);
-  EXPECT_NEAR(m.macro_f1(), (f1_0 + f1_1 + 2 * 0.75 / 1.75) / 3, 1e-12);
-  EXPECT_THROW(m.merge(ConfusionMatrix(4)), std::invalid_argument);
+TEST(RunLookup, VerifyInRunChecksAgainstTheManifestWithoutTouchingTheRun) {
+  TempDir dir;
+  RunDirectory run(dir / "r", 3);
+  run.commit(1, 1, "checkpoint bytes", {{"val_accuracy", 0.5}});
+  EXPECT_TRUE(verify_in_run(dir / "r" / "latest.pt"));
+  test::write_file(dir / "loose.pt", "x");
+  EXPECT_FALSE(verify_in_run(dir / "loose.pt"));  // no run manifest lists it
+  // One flipped byte, same size: refused as corrupt, and a reader leaves a writer's
+  // temporary file where it is (only the run's owner cleans up).
+  test::write_file(dir / "r" / "epoch-0001.pt", "checkpoint bytez");
+  test::write_file(dir / "r" / ".upload-1.tmp-999999999", "in flight");
+  EXPECT_THROW(verify_in_run(dir / "r" / "latest.pt"), CorruptDataError);
+  EXPECT_TRUE(fs::exists(dir / "r" / ".upload-1.tmp-999999999"));
+}
+
+TEST(RunDirectory, ReadOnlyOpeningKeepsTheRunsOwnRetention) {
+  TempDir dir;
+  RunDirectory(dir / "r", RetentionPolicy{5, 2, "val_loss"}).commit(1, 1, "x", {});
+  const RunDirectory reader = RunDirectory::open_for_reading(dir / "r");
+  EXPECT_EQ(reader.policy().keep_last, 5);
+  EXPECT_EQ(reader.policy().keep_best, 2);
+  EXPECT_EQ(reader.policy().best_metric, "val_loss");
+  EXPECT_THROW(RunDirectory::open_for_reading(dir / "missing"), InputError);
+  EXPECT_FALSE(fs::exists(dir / "missing"));
+}
+
+TEST(RunControl, SecretIsPrivateAndComparedExactly) {
+  TempDir dir;
+  fs::create_directories(dir / "r");
+  EXPECT_FALSE(read_run_secret(dir / "r").has_value());
+  const std::string secret = random_secret();
+  EXPECT_EQ(secret.size(), 32u);
+  EXPECT_NE(secret, random_secret());
+  write_run_secret(dir / "r", secret);
+  EXPECT_EQ((fs::status(dir / "r" / "run.secret").permissions() & fs::perms::all),
+            fs::perms::owner_read | fs::perms::owner_write);
+  EXPECT_EQ(read_run_secret(dir / "r"), secret);
+  EXPECT_TRUE(secrets_match(secret, secret));
+  EXPECT_FALSE(secrets_match(secret, secret.substr(1)));
+  EXPECT_FALSE(secrets_match(secret, ""));
+  EXPECT_THROW(write_run_secret(dir / "r", "short"), InputError);
+  fs::permissions(dir / "r" / "run.secret", fs::perms::group_read, fs::perm_options::add);
+  EXPECT_THROW(read_run_secret(dir / "r"), InputError);  // readable by others: refused
+}
+
+TEST(RunControl, ARunningRunWhoseServerIsGoneReadsAsAborted) {
+  TempDir dir;
+  {
+    RunLock lock(dir / "r");
+    write_run_status(dir / "r", "r", {2, RunState::kRunning, ""});
+    EXPECT_TRUE(run_is_served(dir / "r"));
+    EXPECT_EQ(read_run_status(dir / "r")->state, RunState::kRunning);
+    EXPECT_THROW(RunLock second(dir / "r"), InputError);
+  }
+  EXPECT_FALSE(run_is_served(dir / "r"));
+  const auto seen = read_run_status(dir / "r");
+  EXPECT_EQ(seen->state, RunState::kAborted);
+  EXPECT_NE(seen->abort_reason.find("ended before the run"), std::string::npos);
+  EXPECT_EQ(read_run_status(dir / "r", /*as_seen_by_reader=*/false)->state, RunState::kRunning);
+  EXPECT_EQ(seen->world_size, 2);
+  test::write_file(dir / "r" / "coordinator.json", R"({"world_size": 1, "state": "paused"})");
+  EXPECT_THROW(read_run_status(dir / "r"), CorruptDataError);
 }
 
 }  // namespace
-}  // namespace fer
+}  // namespace fer::runs

@@ -19,7 +19,9 @@
 
 #include <nlohmann/json.hpp>
 
-namespace fer {
+#include "runs/run_lookup.hpp"
+
+namespace fer::runs {
 
 struct CheckpointRecord {
   std::string file;
@@ -40,8 +42,14 @@ struct RetentionPolicy {
 
 class RunDirectory {
  public:
+  // Opens `dir` for writing: creates it if needed and removes temporaries that a
+  // killed writer left. Only the run's owner (the coordinator serving it) does this.
   RunDirectory(std::filesystem::path dir, int keep_last);
   RunDirectory(std::filesystem::path dir, RetentionPolicy policy);
+  // Reads the manifest of an existing run without touching the directory (readers:
+  // fer-eval, fer-predict, a trainer choosing what to resume). Throws InputError when
+  // `dir` does not exist, CorruptDataError for a damaged manifest.
+  static RunDirectory open_for_reading(std::filesystem::path dir);
 
   const std::filesystem::path& path() const { return dir_; }
   const std::vector<CheckpointRecord>& checkpoints() const { return records_; }
@@ -61,6 +69,11 @@ class RunDirectory {
   // The kept checkpoint of `epoch`, if any.
   const CheckpointRecord* find_epoch(int epoch) const;
   const RetentionPolicy& policy() const { return policy_; }
+  // The run's owner changes how it is kept: best and the pointers are chosen again by
+  // the new metric and the manifest says so; checkpoints go only at the next commit.
+  void set_policy(RetentionPolicy policy);
+  // The policy the manifest on disk was written with (the constructor's before any).
+  const RetentionPolicy& stored_policy() const { return stored_policy_; }
   std::optional<std::filesystem::path> latest() const;
   std::optional<std::filesystem::path> best() const;
 
@@ -78,6 +91,9 @@ class RunDirectory {
   void write_text(const std::string& name, const std::string& contents);
 
  private:
+  struct ReadOnly {};
+  RunDirectory(std::filesystem::path dir, RetentionPolicy policy, ReadOnly);
+  void load_manifest();
   void save_manifest();
   void choose_best_and_point();
   void point(const std::string& link, const std::string& target);
@@ -87,13 +103,9 @@ class RunDirectory {
 
   std::filesystem::path dir_;
   RetentionPolicy policy_;
+  RetentionPolicy stored_policy_;
   std::vector<CheckpointRecord> records_;
   std::string best_file_;
 };
 
-// A checkpoint named on the command line: a .pt file, a run directory (its latest.pt),
-// or a run name under `checkpoints_dir`. Throws InputError naming what was tried.
-std::filesystem::path resolve_checkpoint(const std::string& spec,
-                                         const std::filesystem::path& checkpoints_dir);
-
-}  // namespace fer
+}  // namespace fer::runs

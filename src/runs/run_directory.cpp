@@ -1,4 +1,4 @@
-#include "train/run_directory.hpp"
+#include "runs/run_directory.hpp"
 
 #include <unistd.h>
 
@@ -13,14 +13,14 @@
 #include "common/error.hpp"
 #include "common/sha256.hpp"
 
-namespace fer {
+namespace fer::runs {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-constexpr const char* kManifest = "manifest.json";
-constexpr const char* kLatest = "latest.pt";
-constexpr const char* kBest = "best.pt";
+constexpr const char* kManifest = kManifestFile;
+constexpr const char* kLatest = kLatestPointer;
+constexpr const char* kBest = kBestPointer;
 }  // namespace
 
 double CheckpointRecord::metric(const std::string& name) const {
@@ -40,6 +40,37 @@ RunDirectory::RunDirectory(fs::path dir, RetentionPolicy policy)
   fs::create_directories(dir_, ec);
   if (ec) throw InputError(dir_.string() + ": cannot create run directory: " + ec.message());
   remove_abandoned_temporaries(dir_);  // checkpoints half-written by a killed run
+  load_manifest();
+}
+
+RunDirectory::RunDirectory(fs::path dir, RetentionPolicy policy, ReadOnly)
+    : dir_(std::move(dir)), policy_(std::move(policy)) {
+  std::error_code ec;
+  if (!fs::is_directory(dir_, ec)) throw InputError(dir_.string() + ": no such run directory");
+  load_manifest();
+  stored_policy_.keep_last = std::max(1, stored_policy_.keep_last);
+  stored_policy_.keep_best = std::max(1, stored_policy_.keep_best);
+  policy_ = stored_policy_;  // what the run was kept with, not a reader's defaults
+}
+
+void RunDirectory::set_policy(RetentionPolicy policy) {
+  policy.keep_last = std::max(1, policy.keep_last);
+  policy.keep_best = std::max(1, policy.keep_best);
+  if (policy.keep_last == policy_.keep_last && policy.keep_best == policy_.keep_best &&
+      policy.best_metric == policy_.best_metric)
+    return;
+  policy_ = std::move(policy);
+  choose_best();
+  if (records_.empty()) return save_manifest();
+  choose_best_and_point();
+}
+
+RunDirectory RunDirectory::open_for_reading(fs::path dir) {
+  return RunDirectory(std::move(dir), RetentionPolicy{}, ReadOnly{});
+}
+
+void RunDirectory::load_manifest() {
+  stored_policy_ = policy_;
   const fs::path manifest = dir_ / kManifest;
   if (!fs::exists(manifest)) return;
   try {
@@ -59,6 +90,9 @@ RunDirectory::RunDirectory(fs::path dir, RetentionPolicy policy)
       records_.push_back(std::move(r));
     }
     best_file_ = doc.value("best", "");
+    stored_policy_ = {doc.value("keep_last", policy_.keep_last),
+                      doc.value("keep_best", policy_.keep_best),
+                      doc.value("best_metric", policy_.best_metric)};
   } catch (const json::exception& e) {
     throw CorruptDataError(manifest.string() + ": not a valid run manifest (" + e.what() + ")");
   }
@@ -306,20 +340,4 @@ void RunDirectory::write_text(const std::string& name, const std::string& conten
   write_file_atomically(dir_ / name, contents);
 }
 
-fs::path resolve_checkpoint(const std::string& spec, const fs::path& checkpoints_dir) {
-  std::vector<fs::path> tried;
-  for (const fs::path& candidate : {fs::path(spec), checkpoints_dir / spec}) {
-    std::error_code ec;
-    if (fs::is_regular_file(candidate, ec)) return candidate;
-    if (fs::is_directory(candidate, ec)) {
-      if (fs::exists(candidate / kLatest)) return candidate / kLatest;
-      throw InputError(candidate.string() + ": run directory without a checkpoint (no " + kLatest +
-                       ")");
-    }
-    tried.push_back(candidate);
-  }
-  throw InputError("checkpoint '" + spec + "' not found (tried " + tried[0].string() + " and " +
-                   tried[1].string() + ")");
-}
-
-}  // namespace fer
+}  // namespace fer::runs
