@@ -5,6 +5,7 @@
 #include <iostream>
 #include <optional>
 
+#include "common/interrupt.hpp"
 #include "common/tool_main.hpp"
 #include "config/train_config.hpp"
 #include "train/trainer.hpp"
@@ -73,6 +74,7 @@ int main(int argc, char** argv) {
     // mpirun ends the job on the first non-zero exit.
     group.emplace(&argc, &argv);
     request.group = &*group;
+    fer::install_interrupt_handlers();  // after MPI_Init: Open MPI installs its own first
     const fer::TrainResult result = fer::train(request);
     if (group->rank() == 0)
       std::printf("fer-train: %d epochs in %s; best val accuracy %.2f%% (epoch %d)\n",

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "common/error.hpp"
+#include "common/interrupt.hpp"
 
 namespace fer {
 
@@ -37,6 +38,8 @@ inline int run_tool(const char* tool, const std::function<int()>& body) {
   } catch (const JobWideError& e) {
     if (e.report()) std::cerr << tool << ": error: " << e.what() << std::endl;
     return e.exit_code();
+  } catch (const Interrupted& e) {
+    return report("stopped", e.what(), kExitFailure);
   } catch (const InputError& e) {
     return report("error", e.what(), kExitInputError);
   } catch (const CorruptDataError& e) {

@@ -11,6 +11,7 @@
 
 #include "common/atomic_output.hpp"
 #include "common/error.hpp"
+#include "common/interrupt.hpp"
 #include "common/sha256.hpp"
 #include "coord/coordinator_client.hpp"
 #include "coord/coordinator_server.hpp"
@@ -126,7 +127,10 @@ CoordinatorLink::CoordinatorLink(const TrainConfig& config, const std::string& r
 CoordinatorLink::~CoordinatorLink() {
   if (finished_ || !client_) return;
   // An exception is unwinding the trainer: say so, briefly, and let it go.
-  client_->end("fer-train stopped before the end of the run (see the rank's log)");
+  const int signal = interrupt_signal();
+  client_->end(signal ? "interrupted by " + signal_name(signal) +
+                            " (continue it with fer-train --resume auto)"
+                      : "fer-train stopped before the end of the run (see the rank's log)");
   client_->flush(2.0);
   client_.reset();
   embedded_.reset();

@@ -16,6 +16,7 @@
 
 #include "common/blas_threads.hpp"
 #include "common/error.hpp"
+#include "common/interrupt.hpp"
 #include "common/parallel.hpp"
 #include "common/sha256.hpp"
 #include "data/image_stats.hpp"
@@ -658,6 +659,11 @@ TrainResult train(const TrainRequest& request) {
     const std::size_t loader_steps = train_loader.steps_per_epoch();
     const auto micro = static_cast<std::size_t>(accumulation);
     while (true) {
+      // Ctrl-C or SIGTERM: stop between steps; the coordinator marks the run aborted
+      // and --resume auto continues it from its last checkpoint.
+      if (interrupt_signal())
+        throw_if_interrupted("epoch " + std::to_string(epoch + 1) + ", step " +
+                             std::to_string(state.global_step));
       auto batch = train_loader.next();
       if (!batch) break;
       // Micro-batch k of optimizer step `step`; the last step of an epoch may have
