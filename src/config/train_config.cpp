@@ -530,6 +530,11 @@ std::vector<Field> build_registry() {
            "deadline of every wait on another rank; a rank that stalls or dies makes the others "
            "exit with its rank named after this long",
            above(0))
+      .add("stall_seconds", &DistConfig::stall_seconds,
+           "a rank that sends no heartbeat for this long (SIGSTOPped, frozen, its node gone; "
+           "a slow step still beats) ends the job with its rank, host and last step named; "
+           "0 off",
+           count_or_off)
       .add("bucket_mb", &DistConfig::bucket_mb, "gradient bucket size in MB (float32)", above(0))
       .add("first_bucket_mb", &DistConfig::first_bucket_mb,
            "first bucket (the last layers' gradients): small, so communication starts early",

@@ -118,8 +118,11 @@ struct CoordinatorConfig {
 };
 
 struct DistConfig {
-  std::string backend = "auto";      // auto (nccl for CUDA, mpi for CPU) | nccl | mpi
-  double timeout_seconds = 300;      // deadline of every wait on another rank
+  std::string backend = "auto";  // auto (nccl for CUDA, mpi for CPU) | nccl | mpi
+  double timeout_seconds = 300;  // deadline of every wait on another rank
+  // A rank whose heartbeats (a thread of its own, every 5 s) stop for this long is
+  // stopped or frozen, not slow: the ranks waiting for it end the job then. 0: off.
+  double stall_seconds = 30;
   double bucket_mb = 25;             // gradient bucket size (float32 MB)
   double first_bucket_mb = 1;        // first bucket (last layers), small so reduction starts early
   bool overlap = true;               // start each bucket's all-reduce during backward

@@ -36,6 +36,7 @@ struct CoordinatorClient::Impl {
     std::shared_ptr<std::string> bytes;          // an upload: the checkpoint
     CheckpointBegin begin;                       // an upload: its header (sha256 filled in lazily)
     std::shared_ptr<std::promise<json>> answer;  // a query
+    bool watch = false;                          // the stall watch's own query
   };
   enum class State { kDisconnected, kConnecting, kHelloSent, kReady, kFailed };
 
@@ -72,6 +73,11 @@ struct CoordinatorClient::Impl {
   std::string last_error;
   bool is_connected = false, failed = false;
   Clock::time_point disconnected_since = Clock::now();
+  // Stall watch: one "ranks" query in flight at a time.
+  bool watch_in_flight = false;
+  Clock::time_point watch_sent{}, watch_answered{};
+  bool watch_has_answer = false;
+  json watched = json::array();
   bool lost_connection = false;  // warned about a lost connection, not yet back
 
   std::uint64_t take_seq() {
@@ -119,11 +125,30 @@ struct CoordinatorClient::Impl {
       }
       const bool waiting = self->state == State::kConnecting || self->state == State::kHelloSent ||
                            (self->state == State::kReady && !self->queue.empty());
+      if (self->options.watch_ranks_seconds > 0 && self->state == State::kReady &&
+          !self->watch_in_flight &&
+          now - self->watch_sent > millis(self->options.watch_ranks_seconds))
+        self->ask_for_ranks();
       if (waiting && now - self->last_progress > millis(self->options.io_timeout_seconds))
         self->drop("no progress for " +
                    std::to_string(static_cast<int>(self->options.io_timeout_seconds)) + " s");
       self->tick();
     });
+  }
+
+  void ask_for_ranks() {
+    Outgoing out;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      out.seq = next_seq++;  // not counted in queued_total: flush() does not wait for it
+      watch_in_flight = true;
+      watch_sent = Clock::now();
+    }
+    out.what = "query ranks";
+    out.frame = encode(Query{out.seq, "ranks"});
+    out.watch = true;
+    queue.push_back(std::move(out));
+    pump();
   }
 
   void connect() {
@@ -349,6 +374,17 @@ struct CoordinatorClient::Impl {
         } catch (const json::exception&) {
         }
       }
+      if (out.watch) {
+        std::lock_guard<std::mutex> lock(mutex);
+        watch_in_flight = false;
+        if (ack.status == AckStatus::kOk) {
+          watched = detail.value("ranks", json::array());
+          watch_answered = Clock::now();
+          watch_has_answer = true;
+        }
+        pump();
+        return;
+      }
       if (out.answer) {
         if (ack.status == AckStatus::kOk)
           out.answer->set_value(detail);
@@ -410,6 +446,19 @@ std::vector<UnsentCheckpoint> CoordinatorClient::stop_and_take_unsent() {
     }
   impl_->queue.clear();
   return unsent;
+}
+
+WatchedRanks CoordinatorClient::watched_ranks() const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  const auto now = Clock::now();
+  const auto age = [&](Clock::time_point t) {
+    return std::chrono::duration<double>(now - t).count();
+  };
+  WatchedRanks result;
+  result.ranks = impl_->watched;
+  if (impl_->watch_has_answer) result.answer_age_seconds = age(impl_->watch_answered);
+  if (impl_->watch_in_flight) result.asked_age_seconds = age(impl_->watch_sent);
+  return result;
 }
 
 std::vector<LostCheckpoint> CoordinatorClient::take_lost_checkpoints() {

@@ -30,6 +30,16 @@ struct ClientOptions {
   // Called on the client's thread when the connection is lost and when it is back,
   // so that the trainer says so at once instead of at the end.
   std::function<void(const std::string&)> on_warning;
+  // Every this many seconds, ask the coordinator for every rank's heartbeat age
+  // ("ranks" query), for the stall watch (watched_ranks()). 0: off.
+  double watch_ranks_seconds = 0;
+};
+
+// The last answer of the stall watch.
+struct WatchedRanks {
+  nlohmann::json ranks = nlohmann::json::array();  // as the coordinator's "ranks" query
+  double answer_age_seconds = -1;                  // since that answer; -1: none yet
+  double asked_age_seconds = -1;  // since the oldest question still unanswered; -1: none
 };
 
 // A checkpoint the coordinator answered with a refusal or failure (disk full, …).
@@ -84,6 +94,8 @@ class CoordinatorClient {
   // Stops the client (as the destructor does) and hands over the checkpoints that
   // were never acknowledged; nothing is sent after this.
   std::vector<UnsentCheckpoint> stop_and_take_unsent();
+  // What the stall watch knows now (watch_ranks_seconds > 0).
+  WatchedRanks watched_ranks() const;
   // Waits until the Hello is acknowledged; false after `seconds` or when it was
   // refused (take_problems() says why).
   bool wait_connected(double seconds);

@@ -137,7 +137,7 @@ struct CheckpointEnd {
 
 struct Query {
   std::uint64_t seq = 0;
-  std::string what;  // "status" | "latest" | "best"
+  std::string what;  // "status" | "ranks" (heartbeat ages only) | "latest" | "best"
 };
 
 // The end of a rank's part in the run: an empty reason says the run finished

@@ -420,6 +420,9 @@ json Run::checkpoint_json(const CheckpointRecord& r) const {
 
 Ack Run::query(const Query& query) const {
   if (query.what == "status") return ok(query.seq, status());
+  // Small, for the ranks' stall watch every few seconds: no metrics history.
+  if (query.what == "ranks")
+    return ok(query.seq, {{"world_size", aggregator_.world_size()}, {"ranks", ranks_json()}});
   if (query.what == "latest" || query.what == "best") {
     const auto path = query.what == "latest" ? store_.latest() : store_.best();
     for (const auto& r : store_.checkpoints())
@@ -427,7 +430,7 @@ Ack Run::query(const Query& query) const {
     return ok(query.seq, json(nullptr));
   }
   return {query.seq, AckStatus::kRejected,
-          "unknown query '" + query.what.substr(0, 64) + "' (status, latest, best)", ""};
+          "unknown query '" + query.what.substr(0, 64) + "' (status, ranks, latest, best)", ""};
 }
 
 Ack Run::abort(const Abort& abort) {
@@ -459,11 +462,10 @@ void Run::check_deadlines() {
   }
 }
 
-json Run::status() const {
+json Run::ranks_json() const {
   const auto now = SteadyClock::now();
   json ranks = json::array();
-  int epoch = 0;
-  for (const auto& [rank, info] : ranks_) {
+  for (const auto& [rank, info] : ranks_)
     ranks.push_back(
         {{"rank", rank},
          {"host", info.host},
@@ -472,8 +474,14 @@ json Run::status() const {
          {"heartbeat_age_seconds", std::chrono::duration<double>(now - info.last_seen).count()},
          {"epoch", info.epoch},
          {"step", info.step}});
-    epoch = std::max(epoch, info.epoch);
-  }
+  return ranks;
+}
+
+json Run::status() const {
+  const auto now = SteadyClock::now();
+  const json ranks = ranks_json();
+  int epoch = 0;
+  for (const auto& [rank, info] : ranks_) epoch = std::max(epoch, info.epoch);
   for (const json& line : metrics_) epoch = std::max(epoch, line.value("epoch", 0));
   json pending = json::array();
   for (const PendingEval& p : aggregator_.pending(now))

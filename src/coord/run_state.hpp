@@ -129,6 +129,7 @@ class Run {
   void restore();
   void forget_after(int epoch);
   nlohmann::json checkpoint_json(const CheckpointRecord& r) const;
+  nlohmann::json ranks_json() const;  // connection, heartbeat age, epoch, step per rank
 
   void authenticate(const Hello& hello) const;
   // Refuses a Hello that would delete what the run holds: a fresh start of a run that

@@ -7,6 +7,8 @@
 #include <cuda_runtime.h>
 #include <nccl.h>
 
+#include <chrono>
+
 #ifdef FER_TORCH_CUDA
 #include <c10/cuda/CUDAStream.h>
 #endif
@@ -170,13 +172,29 @@ class NcclCommunicator : public Communicator {
   void wait_for_event(cudaEvent_t done, const std::string& what) {
     cudaError_t state = cudaErrorNotReady;
     ncclResult_t async = ncclSuccess;
-    const bool finished = poll_until(
-        [&] {
-          state = cudaEventQuery(done);
-          ncclCommGetAsyncError(comm_, &async);
-          return state != cudaErrorNotReady || (async != ncclSuccess && async != ncclInProgress);
-        },
-        group_.timeout());
+    const auto start = std::chrono::steady_clock::now();
+    auto next_liveness_check = start + std::chrono::seconds(1);
+    bool finished = false;
+    try {
+      finished = poll_until(
+          [&] {
+            state = cudaEventQuery(done);
+            ncclCommGetAsyncError(comm_, &async);
+            if (state != cudaErrorNotReady || (async != ncclSuccess && async != ncclInProgress))
+              return true;
+            if (const auto now = std::chrono::steady_clock::now(); now >= next_liveness_check) {
+              next_liveness_check = now + std::chrono::seconds(1);
+              group_.check_liveness("NCCL " + what,
+                                    std::chrono::duration<double>(now - start).count());
+            }
+            return false;
+          },
+          group_.timeout());
+    } catch (const DistributedError&) {
+      ncclCommAbort(comm_);  // a stopped peer never joins: the reduction is abandoned
+      comm_ = nullptr;
+      throw;
+    }
     if (async != ncclSuccess && async != ncclInProgress) {
       ncclCommAbort(comm_);
       comm_ = nullptr;

@@ -166,16 +166,33 @@ void ProcessGroup::wait_for(PendingCollective::Request& request, const std::stri
                             std::uint64_t index) {
   if (request.handle == MPI_REQUEST_NULL) return;
   const auto start = Clock::now();
+  auto next_liveness_check = start + std::chrono::seconds(1);
   int code = MPI_SUCCESS;
   const bool done = poll_until(
       [&] {
         int finished = 0;
         code = MPI_Test(&request.handle, &finished, MPI_STATUS_IGNORE);
-        return code != MPI_SUCCESS || finished != 0;
+        if (code != MPI_SUCCESS || finished != 0) return true;
+        if (const auto now = Clock::now(); now >= next_liveness_check) {
+          next_liveness_check = now + std::chrono::seconds(1);
+          check_liveness(what, seconds_since(start));
+        }
+        return false;
       },
       timeout_seconds_);
   check_mpi(code, "MPI_Test", what);
   if (!done) fail_after_timeout(what, index, seconds_since(start));
+}
+
+void ProcessGroup::check_liveness(const std::string& what, double waited_seconds) {
+  if (!liveness_check_) return;
+  const std::string stalled = liveness_check_();
+  if (stalled.empty()) return;
+  char waited[32];
+  std::snprintf(waited, sizeof waited, "%.0f", waited_seconds);
+  throw DistributedError(stalled + "; this rank gave up waiting in '" + what + "' after " + waited +
+                         " s (dist.stall_seconds; dist.timeout_seconds would be " +
+                         std::to_string(static_cast<int>(timeout_seconds_)) + ")");
 }
 
 void ProcessGroup::fail_after_timeout(const std::string& what, std::uint64_t index,

@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -81,6 +82,15 @@ class ProcessGroup {
   // Deadline for each wait on another rank (dist.timeout_seconds).
   void set_timeout(double seconds) { timeout_seconds_ = seconds; }
   double timeout() const { return timeout_seconds_; }
+  // Consulted about once a second while this rank waits on others: a non-empty
+  // answer (a rank known to be stopped, from its heartbeats) ends the wait with a
+  // DistributedError at once instead of at the deadline. Empty function: none.
+  void set_liveness_check(std::function<std::string()> check) {
+    liveness_check_ = std::move(check);
+  }
+  // Throws DistributedError when the liveness check reports a stopped rank (for
+  // waits outside the group, such as NCCL's).
+  void check_liveness(const std::string& what, double waited_seconds);
 
   // `what` names the collective in timeout messages ("gradient all-reduce, step 12").
   void barrier(const std::string& what);
@@ -112,6 +122,7 @@ class ProcessGroup {
   int local_size_ = 1;
   std::string host_;
   double timeout_seconds_ = 300;
+  std::function<std::string()> liveness_check_;
   std::uint64_t collectives_started_ = 0;
   std::unique_ptr<Communicators> comms_;
 };

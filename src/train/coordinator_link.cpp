@@ -101,6 +101,9 @@ CoordinatorLink::CoordinatorLink(const TrainConfig& config, const std::string& r
     hello.keep_best = config.checkpoint.keep_best;
     hello.best_metric = config.checkpoint.best_metric;
   }
+  const double stall = config.dist.stall_seconds;
+  const bool watch = stall > 0 && group.size() > 1;
+  if (watch) options.watch_ranks_seconds = std::min(5.0, stall / 3);
   const std::string label = group.label();
   options.on_warning = [label](const std::string& line) {
     std::cerr << "fer-train[" << label << "]: warning: " << line << std::endl;
@@ -122,9 +125,43 @@ CoordinatorLink::CoordinatorLink(const TrainConfig& config, const std::string& r
   all_or_nothing(group, "connecting to the coordinator", [&] {
     if (group.rank() != 0) connect();
   });
+  // From here on a rank that stops beating ends the job within dist.stall_seconds.
+  if (watch)
+    group.set_liveness_check(
+        [this, stall, embedded = c.address.empty()] { return stalled_rank(stall, embedded); });
+}
+
+std::string CoordinatorLink::stalled_rank(double stall_seconds, bool embedded) const {
+  const coord::WatchedRanks watched = client_->watched_ranks();
+  char seconds[32];
+  // The coordinator itself is not answering: the embedded one lives in rank 0, so
+  // rank 0 has stopped; an external one may be restarting, and its silence says
+  // nothing about the ranks (no verdict, the deadline still holds).
+  if (watched.asked_age_seconds > std::min(stall_seconds, 15.0)) {
+    if (!embedded || group_.rank() == 0 || watched.asked_age_seconds <= stall_seconds) return "";
+    std::snprintf(seconds, sizeof seconds, "%.0f", watched.asked_age_seconds);
+    return std::string("rank 0, which serves the coordinator, has not answered for ") + seconds +
+           " s: it is stopped, frozen or its node is gone";
+  }
+  if (watched.answer_age_seconds < 0) return "";
+  for (const json& rank : watched.ranks) {
+    if (rank.value("rank", -1) == group_.rank()) continue;
+    const double age = rank.value("heartbeat_age_seconds", 0.0) + watched.answer_age_seconds;
+    if (age <= stall_seconds) continue;
+    std::snprintf(seconds, sizeof seconds, "%.0f", age);
+    const auto step = rank.value("step", std::int64_t{0});
+    return "rank " + std::to_string(rank.value("rank", -1)) + " (host " +
+           rank.value("host", std::string("?")) + ", pid " + std::to_string(rank.value("pid", 0)) +
+           ") has sent no heartbeat for " + seconds +
+           " s: it is stopped, frozen or its node is gone (a slow step still beats); its last "
+           "heartbeat said epoch " +
+           std::to_string(rank.value("epoch", 0)) + ", step " + std::to_string(step);
+  }
+  return "";
 }
 
 CoordinatorLink::~CoordinatorLink() {
+  group_.set_liveness_check({});
   if (finished_ || !client_) return;
   // An exception is unwinding the trainer: say so, briefly, and let it go.
   const int signal = interrupt_signal();
@@ -176,6 +213,8 @@ std::vector<int> CoordinatorLink::lost_checkpoints() {
 }
 
 CoordinatorLink::Outcome CoordinatorLink::finish() {
+  // The end may take a rank the whole flush deadline: no stall verdicts from here on.
+  group_.set_liveness_check({});
   if (group_.rank() == 0) client_->end("");
   // A coordinator unreachable for as long as a connection may take is given up on
   // before the full flush deadline.

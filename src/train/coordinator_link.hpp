@@ -67,6 +67,10 @@ class CoordinatorLink {
   std::string describe() const { return description_; }
 
  private:
+  // The stall watch's verdict: the first other rank without heartbeats for longer
+  // than `stall_seconds`, in one line; "" when every rank beats.
+  std::string stalled_rank(double stall_seconds, bool embedded) const;
+
   ProcessGroup& group_;
   std::function<void(const std::string&)> say_;
   double flush_timeout_, connect_timeout_;

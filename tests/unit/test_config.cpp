@@ -90,6 +90,7 @@ const std::vector<std::string> kAllKeys = {
     "checkpoint.on_store_failure",
     "dist.backend",
     "dist.timeout_seconds",
+    "dist.stall_seconds",
     "dist.bucket_mb",
     "dist.first_bucket_mb",
     "dist.overlap",
@@ -176,6 +177,7 @@ void expect_same(const TrainConfig& a, const TrainConfig& b) {
   FER_EXPECT_FIELD(checkpoint.on_store_failure);
   FER_EXPECT_FIELD(dist.backend);
   FER_EXPECT_FIELD(dist.timeout_seconds);
+  FER_EXPECT_FIELD(dist.stall_seconds);
   FER_EXPECT_FIELD(dist.bucket_mb);
   FER_EXPECT_FIELD(dist.first_bucket_mb);
   FER_EXPECT_FIELD(dist.overlap);
@@ -264,6 +266,7 @@ TrainConfig every_field_changed() {
   c.checkpoint.on_store_failure = "continue";
   c.dist.backend = "nccl";
   c.dist.timeout_seconds = 42.5;
+  c.dist.stall_seconds = 12;
   c.dist.bucket_mb = 12.5;
   c.dist.first_bucket_mb = 0.25;
   c.dist.overlap = false;
