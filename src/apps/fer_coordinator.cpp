@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "common/command_line.hpp"
 #include "common/error.hpp"
 #include "common/tool_main.hpp"
 #include "coord/coordinator_server.hpp"
@@ -39,21 +40,21 @@ int main(int argc, char** argv) {
   app.add_option("--keep-last", options.run.retention.keep_last,
                  "Most recent checkpoints kept per run (default 3) for a client that does not say; "
                  "fer-train sends its checkpoint.keep_last, keep_best and best_metric, which win")
-      ->check(CLI::PositiveNumber);
+      ->check(fer::cli::above(0));
   app.add_option("--keep-best", options.run.retention.keep_best,
                  "Best checkpoints kept per run (default 1)")
-      ->check(CLI::PositiveNumber);
+      ->check(fer::cli::above(0));
   app.add_option("--best-metric", options.run.retention.best_metric,
                  "Metric ranking checkpoints: val_accuracy (default), val_macro_f1, val_loss")
       ->check(CLI::IsMember({"val_accuracy", "val_macro_f1", "val_loss"}));
   app.add_option("--eval-deadline", options.run.eval_deadline_seconds,
                  "Seconds after a set's first report before missing ranks are reported (300)")
-      ->check(CLI::PositiveNumber);
+      ->check(fer::cli::above(0));
   app.add_option("--idle-timeout", options.idle_timeout_seconds,
                  "Close a connection silent this many seconds (default 120)")
-      ->check(CLI::PositiveNumber);
+      ->check(fer::cli::above(0));
   app.add_flag("-q,--quiet", options.quiet, "Only warnings and errors");
-  CLI11_PARSE(app, argc, argv);
+  if (const auto code = fer::cli::parse(app, argc, argv, "fer-coordinator")) return *code;
 
   return fer::run_tool("fer-coordinator", [&] {
     options.port = static_cast<std::uint16_t>(port);

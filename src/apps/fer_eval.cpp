@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "common/atomic_output.hpp"
+#include "common/command_line.hpp"
 #include "common/parallel.hpp"
 #include "common/tool_main.hpp"
 #include "dist/process_group.hpp"
@@ -70,12 +71,12 @@ int main(int argc, char** argv) {
                "With --out: also predictions.csv (one row per image)");
   app.add_option("--checkpoints-dir", checkpoints_dir,
                  "Where runs live (for best, latest, run names)");
-  app.add_option("--batch", batch, "Images per forward pass")->check(CLI::PositiveNumber);
+  app.add_option("--batch", batch, "Images per forward pass")->check(fer::cli::above(0));
   app.add_option("--threads", threads, "Intra-op threads per rank (0: cores / ranks on this node)");
   app.add_option("--device", device, "auto | cpu | cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   app.add_flag("-q,--quiet", quiet, "No progress output");
-  CLI11_PARSE(app, argc, argv);
+  if (const auto code = fer::cli::parse(app, argc, argv, "fer-eval")) return *code;
 
   std::optional<fer::ProcessGroup> group;
   const int code = fer::run_tool("fer-eval", [&] {

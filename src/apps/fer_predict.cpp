@@ -7,6 +7,7 @@
 #include <iostream>
 #include <memory>
 
+#include "common/command_line.hpp"
 #include "common/parallel.hpp"
 #include "common/tool_main.hpp"
 #include "predict/cpu_threads.hpp"
@@ -59,9 +60,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   app.add_option("--threads", threads,
                  "Threads for the network (LibTorch) and the detector (OpenCV); 0: all cores")
-      ->check(CLI::NonNegativeNumber);
+      ->check(fer::cli::at_least(0));
   app.add_option("--batch", options.batch_size, "Faces per forward pass (default 64)")
-      ->check(CLI::PositiveNumber);
+      ->check(fer::cli::above(0));
   app.add_option("--top-k", top_k, "Emotions listed per face, most probable first (default 3)")
       ->check(CLI::Range(1, fer::kNumEmotions));
   app.add_flag("--json", json,
@@ -80,27 +81,23 @@ int main(int argc, char** argv) {
                  "Cascade pyramid step, > 1 (default 1.1; larger: faster, may miss faces)");
   app.add_option("--min-neighbors", options.detector.min_neighbors,
                  "Cascade hits a face needs (default 5; larger: fewer false faces)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(fer::cli::at_least(0));
   app.add_option("--min-face", options.detector.min_face_size,
                  "Smallest face side in pixels (default " +
                      std::to_string(detector_defaults.min_face_size) + ")")
-      ->check(CLI::PositiveNumber);
+      ->check(fer::cli::above(0));
   app.add_option("--detect-side", options.detector.max_detect_side,
                  "Scan larger images for faces at this longer side, crop from the full image "
                  "(default " +
                      std::to_string(detector_defaults.max_detect_side) + "; 0: full size)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(fer::cli::at_least(0));
   app.add_option("--margin", options.margin,
                  "Crop margin around each face box, a fraction of its side (default 0.1)")
-      ->check(CLI::Range(0.0, 2.0));
+      ->check(fer::cli::between(0, 2));
   app.add_option("--every", options.every, "Videos: classify every Nth frame (default 1)")
-      ->check(CLI::PositiveNumber);
+      ->check(fer::cli::above(0));
   app.add_flag("-q,--quiet", quiet, "No model line and summary on stderr");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? fer::kExitOk : fer::kExitInputError;
-  }
+  if (const auto code = fer::cli::parse(app, argc, argv, "fer-predict")) return *code;
 
   return fer::run_tool("fer-predict", [&] {
     if (inputs.empty() && list_files.empty() && videos.empty())

@@ -5,6 +5,7 @@
 #include <iostream>
 #include <regex>
 
+#include "common/command_line.hpp"
 #include "common/tool_main.hpp"
 #include "data/data_quality.hpp"
 #include "data/image_stats.hpp"
@@ -73,7 +74,7 @@ int main(int argc, char** argv) {
                  "Print the summary of an existing shard directory and check it");
   app.add_flag("--verify", verify, "With --inspect: also recompute every shard's SHA-256");
   app.add_flag("-q,--quiet", quiet, "Print only errors");
-  CLI11_PARSE(app, argc, argv);
+  if (const auto code = fer::cli::parse(app, argc, argv, "fer-shard")) return *code;
 
   return fer::run_tool("fer-shard", [&] {
     if (!inspect_dir.empty()) return inspect(inspect_dir, verify);

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "common/command_line.hpp"
 #include "common/text.hpp"
 #include "common/tool_main.hpp"
 #include "synth/synthetic_dataset.hpp"
@@ -16,7 +17,9 @@ int main(int argc, char** argv) {
   std::string out = "data/synth";
   std::string format = "both";
   app.add_option("-o,--out", out, "Output directory (replaced atomically)")->capture_default_str();
-  app.add_option("-n,--images", options.images, "Number of images")->capture_default_str();
+  app.add_option("-n,--images", options.images, "Number of images")
+      ->check(fer::cli::between(1, 10'000'000))
+      ->capture_default_str();
   app.add_option("--seed", options.seed, "Random seed (same seed, same bytes)")
       ->capture_default_str();
   app.add_option("--format", format, "What to write")
@@ -35,9 +38,10 @@ int main(int argc, char** argv) {
   app.add_flag("--balanced", options.balanced,
                "Equal class counts (default: FER2013's proportions)");
   app.add_option("--threads", options.threads, "Worker threads (0: all cores)")
+      ->check(fer::cli::between(0, 4096))
       ->capture_default_str();
   app.add_flag("--overwrite", options.overwrite, "Replace an existing output directory");
-  CLI11_PARSE(app, argc, argv);
+  if (const auto code = fer::cli::parse(app, argc, argv, "fer-synth")) return *code;
   options.write_csv = format != "folder";
   options.write_folder = format != "csv";
 

@@ -5,6 +5,7 @@
 #include <iostream>
 #include <optional>
 
+#include "common/command_line.hpp"
 #include "common/interrupt.hpp"
 #include "common/tool_main.hpp"
 #include "config/train_config.hpp"
@@ -39,12 +40,13 @@ int main(int argc, char** argv) {
                "With --resume from an older checkpoint than the run's latest: delete the run's "
                "later checkpoints and metrics and train them again (refused without it)");
   app.add_option("--stop-after-epoch", stop_after,
-                 "Stop after this epoch as if interrupted (schedules keep the full length)");
+                 "Stop after this epoch as if interrupted (schedules keep the full length)")
+      ->check(fer::cli::at_least(0));
   app.add_flag("--help-config", help_config,
                "List every configuration key with its default and meaning");
   app.add_flag("--print-config", print_config, "Print the effective configuration and exit");
   app.add_flag("-q,--quiet", quiet, "No progress output");
-  CLI11_PARSE(app, argc, argv);
+  if (const auto code = fer::cli::parse(app, argc, argv, "fer-train")) return *code;
 
   // Joins the MPI job when started by mpirun/srun (a world of one otherwise). From
   // then on a failure on one rank ends the whole job (see ProcessGroup).

@@ -17,6 +17,7 @@
 
 #include "common/error.hpp"
 #include "common/sha256.hpp"
+#include "common/text.hpp"
 #include "coord/http_status.hpp"
 
 namespace fer::coord {
@@ -135,12 +136,13 @@ struct CoordinatorServer::Impl : std::enable_shared_from_this<CoordinatorServer:
   bool sync_posted = false;
   DiskWorker disk;  // last member: joined first, before the io_context goes away
 
+  // Lines carry what clients sent (run ids, reasons): escaped, one line each.
   void log(const std::string& line) const {
-    if (!options.quiet) std::cout << "fer-coordinator: " << line << std::endl;
+    if (!options.quiet) std::cout << "fer-coordinator: " << printable(line) << std::endl;
   }
   // Shown even when quiet (embedded in fer-train): something is wrong.
   void warn(const std::string& line) const {
-    std::cerr << "fer-coordinator: warning: " << line << std::endl;
+    std::cerr << "fer-coordinator: warning: " << printable(line) << std::endl;
   }
   void accept();
   void schedule_tick();
@@ -532,11 +534,19 @@ CoordinatorServer::CoordinatorServer(CoordinatorOptions options) : impl_(std::ma
   if (s.options.run.class_names.empty())
     s.options.run.class_names = {"angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"};
   s.options.run.quiet = s.options.run.quiet || s.options.quiet;
-  for (const std::string* address : {&s.options.listen_address, &s.options.http_address})
-    if (!is_loopback_address(*address) && s.options.token.empty())
+  for (const std::string* address : {&s.options.listen_address, &s.options.http_address}) {
+    if (is_loopback_address(*address)) continue;
+    if (s.options.token.empty())
       throw InputError("listening on " + *address +
                        " (not loopback) requires a shared token: --token-file FILE or the "
                        "FER_COORD_TOKEN environment variable");
+    if (s.options.token.size() < runs::kMinSecretLength)
+      throw InputError(
+          "listening on " + *address + " (not loopback): the shared token has " +
+          std::to_string(s.options.token.size()) + " characters, at least " +
+          std::to_string(runs::kMinSecretLength) +
+          " are needed (e.g. head -c 24 /dev/urandom | base64 > FILE; chmod 600 FILE)");
+  }
   std::error_code fs_ec;
   fs::create_directories(s.options.checkpoints_dir, fs_ec);
   if (fs_ec)
@@ -560,7 +570,9 @@ CoordinatorServer::CoordinatorServer(CoordinatorOptions options) : impl_(std::ma
           [weak] {
             auto self = weak.lock();
             return self ? self->status() : json::object();
-          });
+          },
+          // Off loopback the page shows run names, hosts and metrics: the token guards it.
+          is_loopback_address(s.options.http_address) ? std::string() : s.options.token);
     } catch (const std::runtime_error& e) {
       throw InputError(std::string("status page: ") + e.what());
     }

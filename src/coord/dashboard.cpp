@@ -460,7 +460,8 @@ async function refresh() {
   try {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), REFRESH_MS * 2);
-    const res = await fetch("status", { cache: "no-store", signal: controller.signal });
+    // The page's own ?token= (a status page off loopback) goes along.
+    const res = await fetch("status" + location.search, { cache: "no-store", signal: controller.signal });
     clearTimeout(timer);
     if (!res.ok) throw new Error("HTTP " + res.status + " " + (await res.text()).trim());
     const status = await res.json();

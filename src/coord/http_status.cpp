@@ -15,6 +15,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast.hpp>
 
+#include "runs/run_control.hpp"
+
 namespace fer::coord {
 namespace {
 
@@ -77,9 +79,43 @@ Response make_response(const Request& req, http::status status, beast::string_vi
   return res;
 }
 
-Response handle_request(const Request& req, const StatusSource& status) {
+// What the pages are made of: the status document, and the token they need (if any).
+struct Site {
+  StatusSource status;
+  std::string token;
+};
+
+// The token a request carries: its bearer credentials, else its ?token= parameter.
+std::string token_of(const Request& req, std::string_view target) {
+  const auto field = req[http::field::authorization];
+  const std::string_view authorization(field.data(), field.size());
+  constexpr std::string_view kBearer = "Bearer ";
+  if (authorization.size() > kBearer.size() && authorization.substr(0, kBearer.size()) == kBearer)
+    return std::string(authorization.substr(kBearer.size()));
+  const auto query = target.find('?');
+  if (query == std::string_view::npos) return "";
+  std::string_view rest = target.substr(query + 1);
+  while (!rest.empty()) {
+    const auto amp = rest.find('&');
+    const std::string_view pair = rest.substr(0, amp);
+    if (pair.substr(0, 6) == "token=") return std::string(pair.substr(6));
+    if (amp == std::string_view::npos) break;
+    rest = rest.substr(amp + 1);
+  }
+  return "";
+}
+
+Response handle_request(const Request& req, const Site& site) {
+  const StatusSource& status = site.status;
   const std::string_view target(req.target().data(), req.target().size());
   const std::string_view path = target.substr(0, target.find_first_of("?#"));
+  if (!site.token.empty() && !runs::secrets_match(site.token, token_of(req, target))) {
+    auto res = make_response(req, http::status::unauthorized, "text/plain; charset=utf-8",
+                             "this status page needs the coordinator's token "
+                             "(Authorization: Bearer TOKEN, or ?token=TOKEN)\n");
+    res.set(http::field::www_authenticate, "Bearer");
+    return res;
+  }
   enum class Page { kStatus, kMetrics, kDashboard };
   Page page;
   if (path == "/status") {
@@ -126,7 +162,7 @@ Response handle_request(const Request& req, const StatusSource& status) {
 // server only holds a weak_ptr so that stop() can close it.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, std::shared_ptr<const StatusSource> status)
+  Session(tcp::socket socket, std::shared_ptr<const Site> status)
       : stream_(std::move(socket)), buffer_(kBufferLimit), status_(std::move(status)) {}
 
   void start() { read_next(); }
@@ -214,7 +250,7 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   Response response_;
-  std::shared_ptr<const StatusSource> status_;
+  std::shared_ptr<const Site> status_;
   std::array<char, 4096> discard_{};
 };
 
@@ -418,11 +454,13 @@ std::string prometheus_text(const json& status) {
 }
 
 struct HttpStatusServer::Impl : std::enable_shared_from_this<HttpStatusServer::Impl> {
-  Impl(asio::io_context& io_context, const tcp::endpoint& endpoint, StatusSource source)
+  Impl(asio::io_context& io_context, const tcp::endpoint& endpoint, StatusSource source,
+       std::string token)
       : acceptor(io_context),
         retry(io_context),
-        status(std::make_shared<const StatusSource>(std::move(source))) {
-    if (!*status) throw std::invalid_argument("HttpStatusServer: the status source is empty");
+        status(std::make_shared<const Site>(Site{std::move(source), std::move(token)})) {
+    if (!status->status)
+      throw std::invalid_argument("HttpStatusServer: the status source is empty");
     auto fail = [&](const char* what, const beast::error_code& ec) {
       throw std::runtime_error("status page: cannot " + std::string(what) + " " +
                                describe(endpoint) + ": " + ec.message());
@@ -481,15 +519,15 @@ struct HttpStatusServer::Impl : std::enable_shared_from_this<HttpStatusServer::I
 
   tcp::acceptor acceptor;
   asio::steady_timer retry;
-  std::shared_ptr<const StatusSource> status;
+  std::shared_ptr<const Site> status;
   unsigned short port = 0;
   bool stopped = false;
   std::vector<std::weak_ptr<Session>> sessions;
 };
 
 HttpStatusServer::HttpStatusServer(asio::io_context& io, const tcp::endpoint& endpoint,
-                                   StatusSource status)
-    : impl_(std::make_shared<Impl>(io, endpoint, std::move(status))) {
+                                   StatusSource status, std::string token)
+    : impl_(std::make_shared<Impl>(io, endpoint, std::move(status), std::move(token))) {
   impl_->start_accept();
 }
 

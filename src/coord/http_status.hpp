@@ -56,9 +56,11 @@ const std::string& dashboard_html();
 class HttpStatusServer {
  public:
   // Binds at once (throws std::runtime_error naming the address when it cannot);
-  // port 0 picks a free port, see port().
+  // port 0 picks a free port, see port(). With a `token`, every page answers 401
+  // unless the request carries it (`Authorization: Bearer TOKEN`, as Prometheus sends
+  // it, or `?token=TOKEN`, which the dashboard passes on to its own requests).
   HttpStatusServer(boost::asio::io_context& io, const boost::asio::ip::tcp::endpoint& endpoint,
-                   StatusSource status);
+                   StatusSource status, std::string token = "");
   ~HttpStatusServer();
   HttpStatusServer(const HttpStatusServer&) = delete;
   HttpStatusServer& operator=(const HttpStatusServer&) = delete;

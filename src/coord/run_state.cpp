@@ -12,6 +12,7 @@
 
 #include "common/atomic_output.hpp"
 #include "common/error.hpp"
+#include "common/text.hpp"
 
 namespace fer::coord {
 namespace fs = std::filesystem;
@@ -165,11 +166,12 @@ void Run::sync_journal() {
 }
 
 void Run::log(const std::string& line) const {
-  if (!options_.quiet) std::cout << "fer-coordinator: " << id_ << ": " << line << std::endl;
+  if (!options_.quiet)
+    std::cout << "fer-coordinator: " << id_ << ": " << printable(line) << std::endl;
 }
 
 void Run::warn(const std::string& line) const {
-  std::cerr << "fer-coordinator: warning: " << id_ << ": " << line << std::endl;
+  std::cerr << "fer-coordinator: warning: " << id_ << ": " << printable(line) << std::endl;
 }
 
 void Run::restore() {

@@ -32,6 +32,7 @@
 #include "pipeline/batch_loader.hpp"
 #include "runs/run_control.hpp"
 #include "runs/run_lookup.hpp"
+#include "train/batch_limits.hpp"
 #include "train/coordinator_link.hpp"
 #include "train/lr_schedule.hpp"
 #include "train/progress.hpp"
@@ -366,6 +367,11 @@ TrainResult train(const TrainRequest& request) {
       std::cout << "warning: " << warning << "\n";
   }
 
+  const int input_side = model_input_size(config.augment);
+  all_or_nothing(group, "checking the batch size", [&] {
+    check_train_batch(config, train_split.size(), world, group.local_size(), input_side,
+                      available_memory_bytes());
+  });
   LoaderOptions train_options;
   train_options.batch_size = config.data.batch_size;
   train_options.threads = config.data.loader_threads;
@@ -378,12 +384,11 @@ TrainResult train(const TrainRequest& request) {
   train_options.timeout_seconds = config.dist.timeout_seconds;
   LoaderOptions val_options = train_options;
   val_options.training = false;
-  val_options.batch_size = config.data.eval_batch_size;
+  val_options.batch_size = static_cast<int>(eval_batch_for(config, val_split.size(), world));
   val_options.limit = static_cast<std::size_t>(config.data.limit_val_images);
   BatchLoader train_loader(train_split, train_options);
   BatchLoader val_loader(val_split, val_options);
 
-  const int input_side = model_input_size(config.augment);
   FerNet model(config.model, input_side);
   model->to(device);
   if (channels_last)

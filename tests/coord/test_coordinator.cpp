@@ -412,7 +412,15 @@ TEST(Coordinator, ListeningBeyondLoopbackRequiresATokenAndHelloMustCarryIt) {
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("requires a shared token"), std::string::npos);
   }
-  open.token = "s3cret-token";
+  open.token = "x";  // guessable in no time
+  try {
+    CoordinatorServer refused(open);
+    FAIL() << "a non-loopback coordinator started with a 1-character token";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("has 1 characters, at least 16"), std::string::npos)
+        << e.what();
+  }
+  open.token = "s3cret-token-0123456789";
   CoordinatorServer server(open);
   server.start_in_thread();
   {
@@ -425,11 +433,11 @@ TEST(Coordinator, ListeningBeyondLoopbackRequiresATokenAndHelloMustCarryIt) {
   {
     RawPeer peer(server.port());
     Hello h = hello_for("secure", 0, 1);
-    h.token = "s3cret-tokem";
+    h.token = "s3cret-tokem-0123456789";
     EXPECT_EQ(peer.hello(h).status, AckStatus::kRejected);
   }
   ClientOptions c = client_for(server, "secure", 0, 1);
-  c.hello.token = "s3cret-token";
+  c.hello.token = "s3cret-token-0123456789";
   CoordinatorClient client(c);
   EXPECT_TRUE(client.wait_connected(10));
   EXPECT_GE(server.status()["server"]["frames_refused"].get<int>(), 2);
@@ -634,6 +642,22 @@ TEST(Coordinator, ARunWhoseCoordinatorDiedIsAbortedUntilItsRanksReturn) {
   CoordinatorClient back(c);
   ASSERT_TRUE(back.wait_connected(10));
   EXPECT_EQ(second.status()["runs"][0]["state"], "running");
+}
+
+TEST(Coordinator, WhatAClientSendsCannotForgeLogLines) {
+  TempDir dir;
+  CoordinatorServer server(options_in(dir.path()));
+  server.start_in_thread();
+  testing::internal::CaptureStderr();
+  {
+    RawPeer peer(server.port());
+    const Ack ack = peer.hello(hello_for("x\nfer-coordinator: run y finished\x1b[2J", 0, 1));
+    EXPECT_EQ(ack.status, AckStatus::kRejected);
+  }
+  server.stop();
+  const std::string log = testing::internal::GetCapturedStderr();
+  EXPECT_NE(log.find("x\\nfer-coordinator: run y finished\\x1b[2J"), std::string::npos) << log;
+  EXPECT_EQ(log.find("\nfer-coordinator: run y"), std::string::npos) << "a forged line: " << log;
 }
 
 TEST(Coordinator, ASecondCoordinatorCannotServeTheSameRun) {

@@ -133,9 +133,10 @@ struct Reply {
 
 // One request on an open stream; `head` tells the parser the reply carries no body.
 Reply exchange(beast::tcp_stream& stream, http::verb method, const std::string& target,
-               std::string body = {}) {
+               std::string body = {}, const std::string& bearer = {}) {
   http::request<http::string_body> req{method, target, 11};
   req.set(http::field::host, "127.0.0.1");
+  if (!bearer.empty()) req.set(http::field::authorization, "Bearer " + bearer);
   if (!body.empty()) {
     req.body() = std::move(body);
     req.set(http::field::content_type, "application/json");
@@ -187,9 +188,11 @@ Reply fetch(unsigned short port, http::verb method, const std::string& target,
 // The server on its own io_context thread, as the coordinator runs it.
 class ServerThread {
  public:
-  explicit ServerThread(fer::coord::StatusSource source) : guard_(io_.get_executor()) {
+  explicit ServerThread(fer::coord::StatusSource source, std::string token = "")
+      : guard_(io_.get_executor()) {
     server_ = std::make_unique<HttpStatusServer>(
-        io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0), std::move(source));
+        io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0), std::move(source),
+        std::move(token));
     thread_ = std::thread([this] { io_.run(); });
   }
   ~ServerThread() {
@@ -234,6 +237,26 @@ class HttpStatusTest : public ::testing::Test {
 
 bool contains_line(const std::string& text, const std::string& line) {
   return ("\n" + text).find("\n" + line + "\n") != std::string::npos;
+}
+
+TEST(HttpStatusServer, WithATokenEveryPageNeedsIt) {
+  ServerThread server([] { return make_status(); }, "status-token-0123456789");
+  for (const char* page : {"/", "/status", "/metrics"}) {
+    EXPECT_EQ(fetch(server.port(), http::verb::get, page).status, 401u) << page;
+    Client wrong(server.port());
+    EXPECT_EQ(exchange(wrong.stream(), http::verb::get, page, {}, "status-token-012345678").status,
+              401u)
+        << page;
+    Client right(server.port());
+    EXPECT_EQ(exchange(right.stream(), http::verb::get, page, {}, "status-token-0123456789").status,
+              200u)
+        << page;
+    EXPECT_EQ(
+        fetch(server.port(), http::verb::get, std::string(page) + "?token=status-token-0123456789")
+            .status,
+        200u)
+        << page;
+  }
 }
 
 TEST_F(HttpStatusTest, StatusReturnsTheDocumentAsJson) {
