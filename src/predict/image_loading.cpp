@@ -61,7 +61,7 @@ void check_image_size(std::int64_t width, std::int64_t height, const ImageLimits
     throw ImageError(size + " " + what + " exceeds the size limit (" + describe(limits) + ")");
 }
 
-cv::Mat load_image(const fs::path& path, const ImageLimits& limits, PixelFormat format) {
+cv::Mat load_image(const fs::path& path, const ImageLimits& limits) {
   const std::vector<std::uint8_t> bytes = read_bytes(path, limits);
   const std::optional<ImageHeader> header = read_image_header(bytes.data(), bytes.size());
   if (header) {
@@ -74,7 +74,7 @@ cv::Mat load_image(const fs::path& path, const ImageLimits& limits, PixelFormat 
       check_image_size(*header->width, *header->height, limits, header->format + " image");
   }
 
-  const int flags = format == PixelFormat::kGray ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR;
+  const int flags = cv::IMREAD_COLOR;
   cv::Mat image;
   try {
     image = cv::imdecode(

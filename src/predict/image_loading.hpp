@@ -30,12 +30,11 @@ struct ImageLimits {
 // "at most 20000 px a side and 100 megapixels".
 std::string describe(const ImageLimits& limits);
 
-enum class PixelFormat { kGray, kBgr };
-
-// The decoded image (8-bit, 1 or 3 channels, EXIF orientation applied). Throws
-// ImageError.
-cv::Mat load_image(const std::filesystem::path& path, const ImageLimits& limits,
-                   PixelFormat format);
+// The decoded image, always 8-bit BGR (EXIF orientation applied): the one decode
+// path, so a face's grayscale pixels, and with them its prediction, do not depend on
+// whether an annotated copy is wanted (libjpeg's own grayscale decoding rounds
+// differently from BGR -> gray). Throws ImageError.
+cv::Mat load_image(const std::filesystem::path& path, const ImageLimits& limits);
 
 // Throws ImageError when width x height is zero or over the limits (also used for
 // video frames). `what` names the thing in the message ("PNG image", "frame").

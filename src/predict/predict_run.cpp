@@ -43,10 +43,11 @@ class QuietOpenCvLog {
   cv::utils::logging::LogLevel previous_;
 };
 
-// The timestamp of the frame just read. The backend's position is exact for variable
-// frame rates; index / fps stands in when the backend does not know it.
-double frame_time(cv::VideoCapture& capture, std::int64_t index, double fps) {
-  const double milliseconds = capture.get(cv::CAP_PROP_POS_MSEC);
+// The timestamp of the frame just read, from the backend's position (exact for
+// variable frame rates). Videos whose first frame is stamped later than 0 (MP4s
+// with a composition offset: frame 0 at 1/fps) are counted from their first frame;
+// index / fps stands in when the backend does not know the position.
+double frame_time(double milliseconds, std::int64_t index, double fps) {
   if (std::isfinite(milliseconds) && milliseconds >= 0 && (milliseconds > 0 || index == 0))
     return milliseconds / 1000.0;
   return fps > 0 ? static_cast<double>(index) / fps : 0.0;
@@ -134,8 +135,7 @@ void FacePredictor::predict_images(const std::vector<InputImage>& inputs) {
     image.annotation_name = input.relative;
     try {
       if (!input.error.empty()) throw ImageError(input.error);
-      const cv::Mat picture = load_image(input.path, options_.limits,
-                                         annotate ? PixelFormat::kBgr : PixelFormat::kGray);
+      const cv::Mat picture = load_image(input.path, options_.limits);
       find_faces(to_gray(picture), image);
       if (annotate) image.picture = to_bgr(picture);
     } catch (const ImageError& e) {
@@ -194,6 +194,7 @@ void FacePredictor::predict_video(const fs::path& video) {
                           annotated->write(frame.picture);
                         });
   std::int64_t index = 0;
+  double first_frame_ms = 0;
   try {
     for (;; ++index) {
       const bool sampled = index % options_.every == 0;
@@ -203,6 +204,8 @@ void FacePredictor::predict_video(const fs::path& video) {
       }
       cv::Mat picture;  // fresh each frame: a queued frame must not be overwritten
       if (!capture.read(picture) || picture.empty()) break;
+      const double position_ms = capture.get(cv::CAP_PROP_POS_MSEC);
+      if (index == 0) first_frame_ms = std::isfinite(position_ms) ? position_ms : 0;
       if (index == 0) {
         check_image_size(picture.cols, picture.rows, options_.limits, "video frame");
         if (annotate) {
@@ -215,7 +218,7 @@ void FacePredictor::predict_video(const fs::path& video) {
       frame.report = sampled;
       frame.prediction.source = source;
       frame.prediction.frame = index;
-      frame.prediction.time_seconds = frame_time(capture, index, fps);
+      frame.prediction.time_seconds = frame_time(position_ms - first_frame_ms, index, fps);
       if (frame.report) find_faces(to_gray(picture), frame);
       if (annotate) frame.picture = to_bgr(picture);
       queue.push(std::move(frame));

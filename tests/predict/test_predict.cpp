@@ -44,7 +44,7 @@ void write_bytes(const fs::path& path, const std::vector<std::uint8_t>& bytes, s
 
 std::string load_error(const fs::path& path, const ImageLimits& limits = ImageLimits()) {
   try {
-    load_image(path, limits, PixelFormat::kGray);
+    load_image(path, limits);
   } catch (const ImageError& e) {
     return e.what();
   }
@@ -101,10 +101,9 @@ TEST(ImageHeader, TruncatedJpegHasNoEndMarkerAndTextIsNoImage) {
 TEST(ImageLoading, DecodesGrayAndColour) {
   TempDir dir;
   cv::imwrite((dir / "a.png").string(), gradient_image(40, 30));
-  const cv::Mat gray = load_image(dir / "a.png", ImageLimits(), PixelFormat::kGray);
-  EXPECT_EQ(gray.type(), CV_8UC1);
-  EXPECT_EQ(gray.size(), cv::Size(40, 30));
-  EXPECT_EQ(load_image(dir / "a.png", ImageLimits(), PixelFormat::kBgr).type(), CV_8UC3);
+  const cv::Mat image = load_image(dir / "a.png", ImageLimits());
+  EXPECT_EQ(image.type(), CV_8UC3);  // one decode path: BGR, gray derived from it
+  EXPECT_EQ(image.size(), cv::Size(40, 30));
 }
 
 TEST(ImageLoading, EveryBadFileHasAReason) {
@@ -467,6 +466,37 @@ TEST(FacePredictor, AnnotatedCopiesUnderRelativeNames) {
   EXPECT_FALSE(fs::exists(f.dir / "annotated/3-corrupt.jpg"));  // failed: no copy
   for (const auto& entry : fs::directory_iterator(f.dir / "annotated"))
     EXPECT_NE(entry.path().filename().string()[0], '.') << "temporary left: " << entry.path();
+}
+
+TEST(FacePredictor, AnnotatingDoesNotChangeWhatIsPredicted) {
+  // A colour JPEG: libjpeg's grayscale decoding and BGR -> gray round differently, so
+  // two decode paths gave two answers for the same face.
+  Fixture f;
+  cv::Mat photo = test::picture_with_faces(640, 480, {{200, 240}, {460, 240}}, 140);
+  if (photo.channels() == 1) cv::cvtColor(photo, photo, cv::COLOR_GRAY2BGR);
+  photo += cv::Scalar(40, -25, 10);  // a tint: the channels differ
+  fs::remove_all(f.dir / "in");
+  fs::create_directories(f.dir / "in");
+  cv::imwrite((f.dir / "in/colour.jpg").string(), photo, {cv::IMWRITE_JPEG_QUALITY, 85});
+  PredictOptions plain;
+  f.run(plain);
+  Fixture g;
+  fs::remove_all(g.dir / "in");
+  fs::create_directories(g.dir / "in");
+  fs::copy_file(f.dir / "in/colour.jpg", g.dir / "in/colour.jpg");
+  PredictOptions annotated;
+  annotated.annotate_dir = g.dir / "annotated";
+  g.run(annotated);
+  ASSERT_EQ(f.collected.images.size(), 1u);
+  ASSERT_EQ(g.collected.images.size(), 1u);
+  const auto& a = f.collected.images[0].faces;
+  const auto& b = g.collected.images[0].faces;
+  ASSERT_FALSE(a.empty());
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].box, b[i].box) << "face " << i;
+    EXPECT_EQ(a[i].probabilities, b[i].probabilities) << "face " << i;
+  }
 }
 
 fs::path write_video(const fs::path& path, int frames, double fps) {
