@@ -53,6 +53,10 @@ int main(int argc, char** argv) {
   app.add_option("--idle-timeout", options.idle_timeout_seconds,
                  "Close a connection silent this many seconds (default 120)")
       ->check(fer::cli::above(0));
+  app.add_option("--hello-timeout", options.hello_timeout_seconds,
+                 "Close a connection that has not said an accepted Hello after this many "
+                 "seconds (default 10)")
+      ->check(fer::cli::above(0));
   app.add_flag("-q,--quiet", options.quiet, "Only warnings and errors");
   if (const auto code = fer::cli::parse(app, argc, argv, "fer-coordinator")) return *code;
 

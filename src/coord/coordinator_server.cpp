@@ -113,12 +113,23 @@ class DiskWorker {
 
 }  // namespace
 
+namespace {
+constexpr double kAcceptBackoffStart = 0.05, kAcceptBackoffMax = 1.0;
+constexpr double kAcceptReportSeconds = 5;
+}  // namespace
+
 struct CoordinatorServer::Impl : std::enable_shared_from_this<CoordinatorServer::Impl> {
   CoordinatorOptions options;
   asio::io_context io;
   tcp::acceptor acceptor{io};
   std::unique_ptr<HttpStatusServer> http;
   asio::steady_timer tick{io};
+  // accept() failing (EMFILE at the fd limit) is retried after a growing pause and
+  // reported at most every few seconds, instead of spinning and flooding the log.
+  asio::steady_timer accept_retry{io};
+  double accept_backoff_seconds = kAcceptBackoffStart;
+  std::uint64_t accept_failures = 0;
+  SteadyClock::time_point last_accept_report{};
   std::map<std::string, std::unique_ptr<Run>> runs;
   std::map<int, std::weak_ptr<RankConnection>> sessions;
   int next_connection = 1;
@@ -190,13 +201,16 @@ class RankConnection : public std::enable_shared_from_this<RankConnection> {
 
  private:
   void arm_deadline() {
-    deadline_.expires_after(
-        std::chrono::milliseconds(static_cast<long>(server_.options.idle_timeout_seconds * 1000)));
-    deadline_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    // Until its Hello is accepted a connection is nobody's: it gets a short time, so
+    // idle strangers cannot hold file descriptors (the fd limit) for long.
+    const double seconds = hello_done_ ? server_.options.idle_timeout_seconds
+                                       : std::min(server_.options.idle_timeout_seconds,
+                                                  server_.options.hello_timeout_seconds);
+    deadline_.expires_after(std::chrono::milliseconds(static_cast<long>(seconds * 1000)));
+    deadline_.async_wait([self = shared_from_this(), seconds](boost::system::error_code ec) {
       if (!ec)
-        self->close("silent for " +
-                    std::to_string(static_cast<int>(self->server_.options.idle_timeout_seconds)) +
-                    " s");
+        self->close(std::string(self->hello_done_ ? "silent" : "no Hello") + " for " +
+                    std::to_string(static_cast<int>(seconds)) + " s");
     });
   }
   void read_header() {
@@ -329,7 +343,8 @@ class RankConnection : public std::enable_shared_from_this<RankConnection> {
       }
       return ack;
     });
-    if (!hello_done_) close_after_sending("Hello refused");
+    if (!hello_done_) return close_after_sending("Hello refused");
+    arm_deadline();  // from now on the idle timeout, not the Hello's
   }
   void handle(Heartbeat& beat) {
     if (static_cast<int>(beat.rank) == rank_) run_->heartbeat(beat);
@@ -419,12 +434,27 @@ void CoordinatorServer::Impl::accept() {
   // the service (and its runs' locks) alive after the server object is gone.
   acceptor.async_accept([self = this](boost::system::error_code ec, tcp::socket socket) {
     if (ec) {
-      if (ec != asio::error::operation_aborted && !self->stopped) {
-        self->log("accept failed: " + ec.message());
-        self->accept();
+      if (ec == asio::error::operation_aborted || self->stopped) return;
+      ++self->accept_failures;
+      const auto now = SteadyClock::now();
+      if (now - self->last_accept_report > std::chrono::duration<double>(kAcceptReportSeconds)) {
+        self->warn("accept failed: " + ec.message() + " (" + std::to_string(self->accept_failures) +
+                   " times since the last report; " + std::to_string(self->sessions.size()) +
+                   " connections open; connections that say no Hello are closed after " +
+                   std::to_string(static_cast<int>(self->options.hello_timeout_seconds)) +
+                   " s); retrying with backoff");
+        self->last_accept_report = now;
+        self->accept_failures = 0;
       }
+      self->accept_retry.expires_after(
+          std::chrono::milliseconds(static_cast<long>(self->accept_backoff_seconds * 1000)));
+      self->accept_backoff_seconds = std::min(kAcceptBackoffMax, self->accept_backoff_seconds * 2);
+      self->accept_retry.async_wait([self](boost::system::error_code wait_error) {
+        if (!wait_error && !self->stopped) self->accept();
+      });
       return;
     }
+    self->accept_backoff_seconds = kAcceptBackoffStart;
     const int id = self->next_connection++;
     auto session = std::make_shared<RankConnection>(*self, std::move(socket), id);
     self->sessions[id] = session;
@@ -521,6 +551,7 @@ void CoordinatorServer::Impl::shutdown() {
   boost::system::error_code ec;
   acceptor.close(ec);
   tick.cancel();
+  accept_retry.cancel();
   if (http) http->stop();
   auto open = sessions;
   for (auto& [id, weak] : open)

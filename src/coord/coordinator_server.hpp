@@ -25,6 +25,7 @@ struct CoordinatorOptions {
   std::filesystem::path checkpoints_dir = "checkpoints";
   std::string token;                  // shared secret Hello must carry ("" on loopback: none)
   double idle_timeout_seconds = 120;  // a connection silent this long is closed
+  double hello_timeout_seconds = 10;  // ... or without an accepted Hello this long
   bool restore_running_runs = true;   // reopen runs left "running" by a previous process
   RunOptions run;
   bool quiet = false;
