@@ -160,8 +160,13 @@ struct CoordinatorClient::Impl {
     tcp::resolver resolver(io);
     const auto endpoints =
         resolver.resolve(options.host, std::to_string(options.port), resolve_error);
-    if (resolve_error)
-      return drop("cannot resolve " + options.host + ": " + resolve_error.message());
+    if (resolve_error) {
+      const std::string why = "cannot resolve " + options.host + ": " + resolve_error.message();
+      // A name that never resolved is a typo, not a hiccup: say so now instead of
+      // retrying for the whole connect timeout. Later failures are retried.
+      if (!first_hello_acknowledged) return fail(why);
+      return drop(why);
+    }
     asio::async_connect(
         socket, endpoints,
         [self = this, generation](boost::system::error_code ec, const tcp::endpoint&) {

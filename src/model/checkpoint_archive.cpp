@@ -1,7 +1,10 @@
 #include "model/checkpoint_archive.hpp"
 
 #include <fstream>
+#include <map>
 #include <sstream>
+#include <utility>
+#include <vector>
 
 #include "common/error.hpp"
 #include "pipeline/augment.hpp"
@@ -50,8 +53,25 @@ CheckpointArchive open_checkpoint_file(const std::filesystem::path& path) {
   return open_checkpoint(bytes.str(), path);
 }
 
+namespace {
+std::string shape_text(const torch::Tensor& tensor) {
+  std::string text = "[";
+  for (std::int64_t d = 0; d < tensor.dim(); ++d)
+    text += (d ? ", " : "") + std::to_string(tensor.size(d));
+  return text + "]";
+}
+}  // namespace
+
 FerNet load_model(CheckpointArchive& checkpoint, const std::filesystem::path& path) {
   FerNet model(checkpoint.config.model, model_input_size(checkpoint.config.augment));
+  // Module::load() replaces each tensor with the stored one whatever its shape, so a
+  // stored configuration that does not describe the tensors would only fail later,
+  // inside a forward pass, with a C++ stack trace: compare the shapes here.
+  std::vector<std::pair<std::string, std::vector<std::int64_t>>> expected;
+  for (const auto& item : model->named_parameters())
+    expected.push_back({item.key(), item.value().sizes().vec()});
+  for (const auto& item : model->named_buffers())
+    expected.push_back({item.key(), item.value().sizes().vec()});
   try {
     torch::serialize::InputArchive model_archive;
     checkpoint.archive.read("model", model_archive);
@@ -59,6 +79,18 @@ FerNet load_model(CheckpointArchive& checkpoint, const std::filesystem::path& pa
   } catch (const c10::Error& e) {
     throw CorruptDataError(path.string() +
                            ": checkpoint does not fit the model: " + first_line(e.what()));
+  }
+  std::map<std::string, torch::Tensor> loaded;
+  for (const auto& item : model->named_parameters()) loaded[item.key()] = item.value();
+  for (const auto& item : model->named_buffers()) loaded[item.key()] = item.value();
+  for (const auto& [name, sizes] : expected) {
+    const torch::Tensor& tensor = loaded.at(name);
+    if (tensor.sizes().vec() == sizes) continue;
+    torch::Tensor want = torch::empty(sizes);
+    throw CorruptDataError(path.string() + ": tensor '" + name + "' is " + shape_text(tensor) +
+                           " in the checkpoint, but its stored configuration describes " +
+                           shape_text(want) +
+                           " (the configuration and the tensors do not belong together)");
   }
   return model;
 }

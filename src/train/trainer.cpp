@@ -191,16 +191,17 @@ void apply_optimizer_settings(torch::optim::Optimizer& optimizer, const OptimCon
 }
 
 // "section.key: old -> new" for every key whose line differs between two to_yaml()
-// texts (same schema, same order).
-std::string changed_settings(const std::string& before, const std::string& after) {
+// texts (same schema, same order), joined by `separator`.
+std::string changed_settings(const std::string& before, const std::string& after,
+                             const std::string& separator = ", ") {
   std::istringstream a(before), b(after);
   std::string line_a, line_b, section, changes;
   while (std::getline(a, line_a) && std::getline(b, line_b)) {
     if (!line_a.empty() && line_a[0] != ' ') section = line_a.substr(0, line_a.find(':'));
     if (line_a == line_b) continue;
     const auto colon = line_a.find(':');
-    changes += (changes.empty() ? "" : ", ") + section + "." + line_a.substr(2, colon - 2) + ":" +
-               line_a.substr(colon + 1) + " ->" + line_b.substr(line_b.find(':') + 1);
+    changes += (changes.empty() ? "" : separator) + section + "." + line_a.substr(2, colon - 2) +
+               ":" + line_a.substr(colon + 1) + " ->" + line_b.substr(line_b.find(':') + 1);
   }
   return changes;
 }
@@ -251,8 +252,9 @@ json load_checkpoint(const std::string& bytes, const fs::path& path, const Train
   saved = checkpoint.config;
   if (architecture_of(saved) != architecture_of(config))
     throw InputError(path.string() +
-                     ": the checkpoint's model or optimizer differs from this configuration:\n" +
-                     architecture_of(saved) + "--- versus ---\n" + architecture_of(config));
+                     ": the checkpoint's model or optimizer differs from this configuration "
+                     "(checkpoint -> this run):\n  " +
+                     changed_settings(architecture_of(saved), architecture_of(config), "\n  "));
   // Into a scratch model first: a checkpoint that does not fit is never half-loaded.
   FerNet scratch = load_model(checkpoint, path);
   torch::serialize::InputArchive& archive = checkpoint.archive;

@@ -32,4 +32,10 @@ assert_output_contains "--resume auto: no run of config 'tiny'"
 epochs=$(python3 -c 'import json,sys; print([json.loads(l)["epoch"] for l in open(sys.argv[1])])' coord-runs/crun/metrics.jsonl)
 [ "$epochs" = "[1, 2, 3, 4, 5]" ] || fail "metrics epochs after the resume: $epochs"
 check_run_consistent coord-runs/crun
+
+# 6. A coordinator address that does not resolve fails at once, saying so.
+started=$(now)
+expect_exit 2 "$FER_BIN/fer-train" "${TINY[@]}" --set checkpoint.dir=other --set coordinator.address=no-such-host.invalid:7070 -q
+assert_output_contains "cannot resolve no-such-host.invalid"
+echo "figure: unresolvable coordinator host reported after $(seconds_since "$started") s (connect timeout 60 s)"
 echo "faults external_resume: ok"

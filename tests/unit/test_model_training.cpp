@@ -2,11 +2,14 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <fstream>
+#include <sstream>
 
 #include "common/error.hpp"
 #include "data/fer_csv.hpp"
 #include "data/shard_writer.hpp"
+#include "model/checkpoint_archive.hpp"
 #include "model/fer_net.hpp"
 #include "pipeline/normalize.hpp"
 #include "synth/face_renderer.hpp"
@@ -60,6 +63,35 @@ TEST(FerNet, BenchPresetIsTheReferenceModel) {
   EXPECT_LT(parameters, 1'220'000);
   EXPECT_EQ(model->sequence_length(), 6);
   EXPECT_EQ(model->step_features(), 128 * 6);
+}
+
+TEST(CheckpointArchive, AStoredConfigurationThatDoesNotDescribeTheTensorsIsCorrupt) {
+  // Tensors of a model with rnn_hidden 16, stored with a configuration saying 32:
+  // Module::load() takes any shape, so without a check this failed only inside a
+  // forward pass of fer-eval or fer-predict, with a stack trace.
+  TrainConfig small;
+  small.model.rnn_hidden = 16;
+  FerNet model(small.model, 48);
+  torch::serialize::OutputArchive archive, model_archive;
+  model->save(model_archive);
+  archive.write("model", model_archive);
+  TrainConfig claimed = small;
+  claimed.model.rnn_hidden = 32;
+  const nlohmann::json meta = {{"format_version", kCheckpointFormatVersion},
+                               {"config", to_yaml(claimed)}};
+  archive.write("meta", c10::IValue(meta.dump()));
+  std::ostringstream bytes;
+  archive.save_to(bytes);
+  CheckpointArchive checkpoint = open_checkpoint(bytes.str(), "mixed.pt");
+  try {
+    load_model(checkpoint, "mixed.pt");
+    FAIL() << "tensors of another shape were loaded";
+  } catch (const CorruptDataError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("mixed.pt: tensor '"), std::string::npos) << what;
+    EXPECT_NE(what.find("do not belong together"), std::string::npos) << what;
+    EXPECT_EQ(what.find('\n'), std::string::npos) << "one line: " << what;
+  }
 }
 
 TEST(FerNet, TooManyStagesForTheInputIsAClearError) {
@@ -240,8 +272,11 @@ TEST_F(TrainerTest, DamagedOrIncompatibleCheckpointsAreRejected) {
     train(other);
     FAIL() << "a checkpoint of another architecture was accepted";
   } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("model or optimizer differs"), std::string::npos)
-        << e.what();
+    const std::string what = e.what();
+    EXPECT_NE(what.find("model or optimizer differs"), std::string::npos) << what;
+    // The differing key, one line each, not two whole configurations.
+    EXPECT_NE(what.find("\n  model.rnn_hidden: 32 -> 16"), std::string::npos) << what;
+    EXPECT_EQ(std::count(what.begin(), what.end(), '\n'), 1) << what;
   }
   TrainRequest other_optimizer = request("damaged", 2);
   other_optimizer.resume = "auto";
