@@ -41,7 +41,9 @@
 # CPU-only clusters, where a GPU request makes the job unschedulable.
 ##SBATCH --gpus-per-node=1
 # Cores per task: the trainer's intra-op threads (raise to cores per GPU on GPU nodes).
-#SBATCH --cpus-per-task=2
+# 1 by default, so that --ntasks-per-node=N fits any node with N cores (a request
+# larger than every node pends forever as "(PartitionConfig)"; see slurm/README.md).
+#SBATCH --cpus-per-task=1
 #SBATCH --time=04:00:00
 #SBATCH --output=logs/%x-%j.out
 set -euo pipefail

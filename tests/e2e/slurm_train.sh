@@ -38,8 +38,18 @@ fail_job() {
   fail "$*"
 }
 
-# 1. Two ranks of the tiny preset, one core each.
-submit train --ntasks=2 --ntasks-per-node=2 --cpus-per-task=1 slurm/train.sh \
+# 0. A request no node can hold is refused at once by slurm/submit.sh (sbatch alone
+#    would leave it pending forever as "(PartitionConfig)").
+node_cpus=$(sinfo -h -o "%c" | sort -n | tail -1)
+rc=0
+(cd "$FER_ROOT" && bash slurm/submit.sh --ntasks-per-node=2 --cpus-per-task="$node_cpus" --wait slurm/train.sh) >impossible.out 2>&1 || rc=$?
+[ "$rc" = 2 ] || { cat impossible.out; fail "slurm/submit.sh accepted 2 x $node_cpus CPUs on a $node_cpus-CPU node (rc $rc)"; }
+grep -q "the job would pend forever" impossible.out || { cat impossible.out; fail "no reason given"; }
+squeue -h | grep -q . && fail "a job was queued for the impossible request"
+
+# 1. Two ranks of the tiny preset, one core each: the README's command as documented
+#    (the script's header asks 1 CPU per task, so 2 tasks fit a 2-CPU node).
+submit train --ntasks-per-node=2 slurm/train.sh \
   --set train.epochs=2 --set data.shards="$WORK/shards/synth" \
   --set checkpoint.dir="$WORK/runs" --run slurm-e2e
 [ "$rc" = 0 ] || fail_job "sbatch --wait of the training job $job returned $rc (log above)"
