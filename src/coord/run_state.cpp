@@ -12,6 +12,7 @@
 
 #include "common/atomic_output.hpp"
 #include "common/error.hpp"
+#include "common/failpoint.hpp"
 #include "common/text.hpp"
 
 namespace fer::coord {
@@ -138,6 +139,9 @@ Run::Run(fs::path dir, std::string id, int world_size, RunOptions options)
       secret_(runs::read_run_secret(dir_)),
       store_(dir_, options_.retention),
       aggregator_(world_size) {
+  // A run keeps the retention it was stored with, not this server's defaults, also
+  // across a restart before its rank 0 is back.
+  if (!fresh_) store_.set_policy(store_.stored_policy());
   restore();
 }
 
@@ -282,7 +286,7 @@ Ack Run::hello(const Hello& hello, int connection) {
   }
   if (hello.rank == 0 && !hello.run_config.empty())
     store_.write_text("config.yaml", hello.run_config);
-  if (hello.rank == 0 && hello.resume_epoch >= 0 && hello.keep_last > 0) {
+  if (hello.rank == 0 && hello.keep_last > 0) {
     // The run's own retention, not this server's defaults (--keep-last, …).
     const RetentionPolicy wanted{hello.keep_last, std::max(1, hello.keep_best),
                                  hello.best_metric.empty() ? "val_accuracy" : hello.best_metric};
@@ -404,6 +408,7 @@ Ack Run::finish_upload(CheckpointUpload& upload) {
   const CheckpointBegin& b = upload.begin();
   if (upload.already_stored()) return ok(b.seq, {{"duplicate", true}});
   const json metrics = b.metrics_json.empty() ? json::object() : json::parse(b.metrics_json);
+  failpoint("commit", 0, b.epoch);  // the embedded coordinator lives in rank 0
   const CheckpointRecord record =
       store_.commit_staged(b.epoch, b.step, upload.staging(), b.size, b.sha256, metrics);
   upload.release();

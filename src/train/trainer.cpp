@@ -16,6 +16,7 @@
 
 #include "common/blas_threads.hpp"
 #include "common/error.hpp"
+#include "common/failpoint.hpp"
 #include "common/interrupt.hpp"
 #include "common/parallel.hpp"
 #include "common/sha256.hpp"
@@ -673,6 +674,7 @@ TrainResult train(const TrainRequest& request) {
                              std::to_string(state.global_step));
       auto batch = train_loader.next();
       if (!batch) break;
+      if (batch->step == 2) failpoint("step", group.rank(), epoch + 1);  // mid-epoch
       // Micro-batch k of optimizer step `step`; the last step of an epoch may have
       // fewer micro-batches, and the loss is averaged over those it has.
       const std::size_t step = batch->step / micro;
@@ -749,6 +751,7 @@ TrainResult train(const TrainRequest& request) {
 
     // Every rank updated its BatchNorm statistics from its own batches.
     if (world > 1) average_buffers(*model, *communicator);
+    failpoint("validation", group.rank(), epoch + 1);
     Evaluation val = evaluate(model, val_loader, device, amp, channels_last);
     const Evaluation local_val = val;  // this rank's counts, for the coordinator
     reduce_evaluation(val, group, "validation of epoch " + std::to_string(epoch + 1));
@@ -833,6 +836,7 @@ TrainResult train(const TrainRequest& request) {
                                     {{"val_accuracy", val_accuracy},
                                      {"val_loss", val.loss()},
                                      {"val_macro_f1", val.matrix.macro_f1()}});
+      failpoint("upload", group.rank(), epoch + 1);
     }
 
     char line[512];

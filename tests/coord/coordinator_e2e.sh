@@ -51,7 +51,8 @@ print("epoch %d: the 2-rank aggregate equals fer-eval's single-process confusion
 PY
 
 # 2. External fer-coordinator, killed and restarted mid-run.
-start_coordinator 0 0 --checkpoints runs --keep-last 10
+# Its own --keep-last is the default 3: the run's checkpoint.keep_last (10) must win.
+start_coordinator 0 0 --checkpoints runs
 mpiexec -np 2 "$FER_BIN/fer-train" "${common[@]}" --set train.epochs=5 --run external \
   --set coordinator.address="127.0.0.1:$PORT" >external.log 2>&1 &
 job=$!
@@ -64,7 +65,7 @@ kill -9 "$coordinator_pid"
 wait "$coordinator_pid" 2>/dev/null || true
 echo "killed fer-coordinator after $(lines_of runs/external/metrics.jsonl) epoch(s); restarting it on port $PORT"
 sleep 1
-start_coordinator "$PORT" "$HTTP" --checkpoints runs --keep-last 10
+start_coordinator "$PORT" "$HTTP" --checkpoints runs
 grep -q "restored run external" coordinator.log || { cat coordinator.log; fail "the restarted coordinator did not reopen the run"; }
 timeout 300 tail --pid="$job" -f /dev/null || { kill "$job"; fail "training did not end after the coordinator restart"; }
 wait "$job" || { cat external.log; fail "training with a restarted coordinator failed"; }

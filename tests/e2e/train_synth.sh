@@ -16,6 +16,13 @@ for f in config.yaml metrics.jsonl manifest.json latest.pt best.pt; do [ -e "run
 grep -q "summary of runs/tiny-e2e" train.log || fail "no summary table"
 grep -q "effective configuration" train.log || fail "effective configuration not printed"
 
+# The summary names the checkpoint best.pt really points to, by checkpoint.best_metric.
+"$FER_BIN/fer-train" -c "$FER_ROOT/configs/tiny.yaml" --set data.shards=shards/synth --set train.epochs=3 \
+  --set checkpoint.dir=runs --run by-loss --set checkpoint.best_metric=val_loss --set checkpoint.keep_last=1 >loss.log
+best=$(readlink runs/by-loss/best.pt)
+grep -q "best checkpoint by val_loss: epoch $((10#${best:6:4})) " loss.log || { cat loss.log; fail "the summary does not name $best (best by val_loss)"; }
+[ "$(json_get runs/by-loss/manifest.json "m['best_metric']")" = val_loss ] || fail "the manifest does not say val_loss"
+
 # Config errors name the key and list the valid ones; exit code 2.
 expect_exit 2 "$FER_BIN/fer-train" -c "$FER_ROOT/configs/tiny.yaml" --set optim.lrr=0.1
 assert_output_contains "optim.lrr"

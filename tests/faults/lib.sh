@@ -24,10 +24,12 @@ run_digest() {
   done)
 }
 
-# check_run_consistent DIR : every checkpoint the manifest lists matches its SHA-256,
-# pointers resolve to listed files, no epoch is listed twice, no temporary is left.
+# check_run_consistent DIR [after-kill] : every checkpoint the manifest lists matches
+# its SHA-256, pointers resolve to listed files, no epoch is listed twice, no
+# temporary is left — except, right after a SIGKILL, temporaries of the dead process
+# (hidden .NAME.tmp-PID files that the run's next writer removes when it opens it).
 check_run_consistent() {
-  python3 - "$1" <<'PY' || fail "run directory $1 is inconsistent"
+  python3 - "$1" "${2:-}" <<'PY' || fail "run directory $1 is inconsistent"
 import hashlib, json, os, sys
 d = sys.argv[1]
 m = json.load(open(os.path.join(d, "manifest.json")))
@@ -41,7 +43,16 @@ for pointer in ("latest.pt", "best.pt"):
     p = os.path.join(d, pointer)
     if files:
         assert os.path.basename(os.path.realpath(p)) in files, "%s -> %s" % (pointer, os.path.realpath(p))
-assert not [f for f in os.listdir(d) if ".tmp-" in f], os.listdir(d)
+def alive(pid):
+    try:
+        os.kill(int(pid), 0)
+        return True
+    except (OSError, ValueError):
+        return False
+left = [f for f in os.listdir(d) if ".tmp-" in f]
+if sys.argv[2] == "after-kill":
+    left = [f for f in left if not f.startswith(".") or alive(f.rsplit("-", 1)[1])]
+assert not left, "temporaries left: %s" % left
 print("%s: %d checkpoints verified (epochs %s)" % (d, len(files), epochs))
 PY
 }
