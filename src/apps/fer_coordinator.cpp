@@ -36,7 +36,8 @@ int main(int argc, char** argv) {
                  "Address of the status page (default: the --listen address)");
   app.add_option("--checkpoints", checkpoints, "Directory of the runs (default checkpoints)");
   app.add_option("--token-file", token_file,
-                 "File with the shared token (mode 600; default: FER_COORD_TOKEN)");
+                 "File with the shared token (mode 600; at least 16 characters off loopback; "
+                 "default: FER_COORD_TOKEN)");
   app.add_option("--keep-last", options.run.retention.keep_last,
                  "Most recent checkpoints kept per run (default 3) for a client that does not say; "
                  "fer-train sends its checkpoint.keep_last, keep_best and best_metric, which win")

@@ -69,7 +69,7 @@ struct CoordinatorClient::Impl {
   std::uint64_t next_seq = 1;
   std::uint64_t queued_total = 0, finished_total = 0;
   std::vector<std::string> problems;
-  std::vector<LostCheckpoint> lost_checkpoints;
+  std::vector<int> lost_checkpoints;
   std::string last_error;
   bool is_connected = false, failed = false;
   Clock::time_point disconnected_since = Clock::now();
@@ -400,7 +400,7 @@ struct CoordinatorClient::Impl {
         problem(out.what + ": " + ack.message);
         if (out.bytes) {
           std::lock_guard<std::mutex> lock(mutex);
-          lost_checkpoints.push_back({out.begin.epoch, ack.message});
+          lost_checkpoints.push_back(out.begin.epoch);
         }
       }
       finished();
@@ -441,14 +441,7 @@ std::vector<UnsentCheckpoint> CoordinatorClient::stop_and_take_unsent() {
   // The thread is gone: the queue is this thread's now.
   std::vector<UnsentCheckpoint> unsent;
   for (Impl::Outgoing& out : impl_->queue)
-    if (out.bytes) {
-      json metrics = json::object();
-      try {
-        metrics = json::parse(out.begin.metrics_json);
-      } catch (const json::exception&) {
-      }
-      unsent.push_back({out.begin.epoch, out.begin.step, out.bytes, metrics});
-    }
+    if (out.bytes) unsent.push_back({out.begin.epoch, out.bytes});
   impl_->queue.clear();
   return unsent;
 }
@@ -466,7 +459,7 @@ WatchedRanks CoordinatorClient::watched_ranks() const {
   return result;
 }
 
-std::vector<LostCheckpoint> CoordinatorClient::take_lost_checkpoints() {
+std::vector<int> CoordinatorClient::take_lost_checkpoints() {
   std::lock_guard<std::mutex> lock(impl_->mutex);
   return std::exchange(impl_->lost_checkpoints, {});
 }

@@ -42,19 +42,11 @@ struct WatchedRanks {
   double asked_age_seconds = -1;  // since the oldest question still unanswered; -1: none
 };
 
-// A checkpoint the coordinator answered with a refusal or failure (disk full, …).
-struct LostCheckpoint {
-  int epoch = 0;
-  std::string why;
-};
-
 // A checkpoint still unacknowledged when the client stopped (the coordinator was
 // unreachable): the caller keeps it somewhere else.
 struct UnsentCheckpoint {
   int epoch = 0;
-  std::int64_t step = 0;
   std::shared_ptr<std::string> bytes;
-  nlohmann::json metrics;
 };
 
 struct FlushResult {
@@ -89,8 +81,9 @@ class CoordinatorClient {
   // Messages the coordinator refused (kRejected/kError) since the last call; each is
   // "what: why". The trainer prints them.
   std::vector<std::string> take_problems();
-  // Checkpoints the coordinator refused or failed to store, since the last call.
-  std::vector<LostCheckpoint> take_lost_checkpoints();
+  // Epochs of the checkpoints the coordinator refused or failed to store (disk full,
+  // …), since the last call; the reasons are among take_problems().
+  std::vector<int> take_lost_checkpoints();
   // Stops the client (as the destructor does) and hands over the checkpoints that
   // were never acknowledged; nothing is sent after this.
   std::vector<UnsentCheckpoint> stop_and_take_unsent();

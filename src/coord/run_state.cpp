@@ -139,9 +139,6 @@ Run::Run(fs::path dir, std::string id, int world_size, RunOptions options)
       secret_(runs::read_run_secret(dir_)),
       store_(dir_, options_.retention),
       aggregator_(world_size) {
-  // A run keeps the retention it was stored with, not this server's defaults, also
-  // across a restart before its rank 0 is back.
-  if (!fresh_) store_.set_policy(store_.stored_policy());
   restore();
 }
 

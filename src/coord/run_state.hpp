@@ -32,7 +32,8 @@ using runs::RunDirectory;
 
 struct RunOptions {
   // For a new run; a run that has a manifest keeps the retention it was created with
-  // (the trainer's checkpoint.* settings, not this server's defaults).
+  // (the trainer's checkpoint.* settings, not this server's defaults), also across a
+  // restart before its rank 0 is back (RunDirectory reads it from the manifest).
   RetentionPolicy retention;
   double eval_deadline_seconds = 300;  // a set still missing ranks after this is reported
   std::vector<std::string> class_names;

@@ -48,9 +48,6 @@ RunDirectory::RunDirectory(fs::path dir, RetentionPolicy policy, ReadOnly)
   std::error_code ec;
   if (!fs::is_directory(dir_, ec)) throw InputError(dir_.string() + ": no such run directory");
   load_manifest();
-  stored_policy_.keep_last = std::max(1, stored_policy_.keep_last);
-  stored_policy_.keep_best = std::max(1, stored_policy_.keep_best);
-  policy_ = stored_policy_;  // what the run was kept with, not a reader's defaults
 }
 
 void RunDirectory::set_policy(RetentionPolicy policy) {
@@ -70,7 +67,6 @@ RunDirectory RunDirectory::open_for_reading(fs::path dir) {
 }
 
 void RunDirectory::load_manifest() {
-  stored_policy_ = policy_;
   const fs::path manifest = dir_ / kManifest;
   if (!fs::exists(manifest)) return;
   try {
@@ -90,9 +86,10 @@ void RunDirectory::load_manifest() {
       records_.push_back(std::move(r));
     }
     best_file_ = doc.value("best", "");
-    stored_policy_ = {doc.value("keep_last", policy_.keep_last),
-                      doc.value("keep_best", policy_.keep_best),
-                      doc.value("best_metric", policy_.best_metric)};
+    // A run is kept as it was created, not by whoever opens it (set_policy() changes it).
+    policy_ = {std::max(1, doc.value("keep_last", policy_.keep_last)),
+               std::max(1, doc.value("keep_best", policy_.keep_best)),
+               doc.value("best_metric", policy_.best_metric)};
   } catch (const json::exception& e) {
     throw CorruptDataError(manifest.string() + ": not a valid run manifest (" + e.what() + ")");
   }
@@ -116,11 +113,6 @@ std::string utc_now() {
   return text;
 }
 
-std::string epoch_file(int epoch) {
-  char name[32];
-  std::snprintf(name, sizeof name, "epoch-%04d.pt", epoch);
-  return name;
-}
 }  // namespace
 
 fs::path RunDirectory::staging_path(const std::string& tag) const {
@@ -136,7 +128,7 @@ const CheckpointRecord* RunDirectory::find_epoch(int epoch) const {
 
 CheckpointRecord RunDirectory::commit(int epoch, std::int64_t step, const std::string& bytes,
                                       const json& metrics) {
-  const std::string name = epoch_file(epoch);
+  const std::string name = checkpoint_file_name(epoch);
   write_file_atomically(dir_ / name, bytes);
   Sha256 hash;
   hash.update(bytes.data(), bytes.size());
@@ -147,7 +139,7 @@ CheckpointRecord RunDirectory::commit(int epoch, std::int64_t step, const std::s
 CheckpointRecord RunDirectory::commit_staged(int epoch, std::int64_t step, const fs::path& staged,
                                              std::uint64_t bytes, const std::string& sha256,
                                              const json& metrics) {
-  const std::string name = epoch_file(epoch);
+  const std::string name = checkpoint_file_name(epoch);
   fs::rename(staged, dir_ / name);
   return record_and_retain({name, epoch, step, bytes, sha256, metrics, utc_now()});
 }

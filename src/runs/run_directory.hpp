@@ -44,6 +44,7 @@ class RunDirectory {
  public:
   // Opens `dir` for writing: creates it if needed and removes temporaries that a
   // killed writer left. Only the run's owner (the coordinator serving it) does this.
+  // `policy` is for a new run: one with a manifest keeps the retention stored there.
   RunDirectory(std::filesystem::path dir, int keep_last);
   RunDirectory(std::filesystem::path dir, RetentionPolicy policy);
   // Reads the manifest of an existing run without touching the directory (readers:
@@ -72,8 +73,6 @@ class RunDirectory {
   // The run's owner changes how it is kept: best and the pointers are chosen again by
   // the new metric and the manifest says so; checkpoints go only at the next commit.
   void set_policy(RetentionPolicy policy);
-  // The policy the manifest on disk was written with (the constructor's before any).
-  const RetentionPolicy& stored_policy() const { return stored_policy_; }
   std::optional<std::filesystem::path> latest() const;
   std::optional<std::filesystem::path> best() const;
 
@@ -103,7 +102,6 @@ class RunDirectory {
 
   std::filesystem::path dir_;
   RetentionPolicy policy_;
-  RetentionPolicy stored_policy_;
   std::vector<CheckpointRecord> records_;
   std::string best_file_;
 };

@@ -1,5 +1,6 @@
 #include "runs/run_lookup.hpp"
 
+#include <cstdio>
 #include <regex>
 #include <vector>
 
@@ -8,6 +9,12 @@
 
 namespace fer::runs {
 namespace fs = std::filesystem;
+
+std::string checkpoint_file_name(int epoch) {
+  char name[32];
+  std::snprintf(name, sizeof name, "epoch-%04d.pt", epoch);
+  return name;
+}
 
 const char* pointer_file(Pointer pointer) {
   return pointer == Pointer::kBest ? kBestPointer : kLatestPointer;

@@ -14,6 +14,9 @@ inline constexpr const char* kLatestPointer = "latest.pt";
 inline constexpr const char* kBestPointer = "best.pt";
 inline constexpr const char* kManifestFile = "manifest.json";
 
+// The file of the checkpoint after `epoch`: epoch-0007.pt.
+std::string checkpoint_file_name(int epoch);
+
 // Which pointer a run directory named on the command line stands for.
 enum class Pointer { kLatest, kBest };
 const char* pointer_file(Pointer pointer);

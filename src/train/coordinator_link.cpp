@@ -17,6 +17,7 @@
 #include "coord/coordinator_server.hpp"
 #include "dist/agreement.hpp"
 #include "runs/run_control.hpp"
+#include "runs/run_lookup.hpp"
 
 namespace fer {
 using nlohmann::json;
@@ -201,8 +202,7 @@ std::vector<std::string> CoordinatorLink::problems() {
 }
 
 std::vector<int> CoordinatorLink::lost_checkpoints() {
-  for (const coord::LostCheckpoint& lost : client_->take_lost_checkpoints())
-    lost_.push_back(lost.epoch);
+  for (const int epoch : client_->take_lost_checkpoints()) lost_.push_back(epoch);
   std::string text;
   for (int epoch : lost_) text += std::to_string(epoch) + " ";
   group_.broadcast(text, 0, "sharing which checkpoints were not stored");
@@ -220,8 +220,7 @@ CoordinatorLink::Outcome CoordinatorLink::finish() {
   // before the full flush deadline.
   const coord::FlushResult flushed = client_->flush(flush_timeout_, connect_timeout_);
   for (const auto& p : client_->take_problems()) say_("coordinator: " + p);
-  for (const coord::LostCheckpoint& lost : client_->take_lost_checkpoints())
-    lost_.push_back(lost.epoch);
+  for (const int epoch : client_->take_lost_checkpoints()) lost_.push_back(epoch);
   Outcome outcome;
   if (!flushed.complete)
     std::cerr << "fer-train[" << group_.label() << "]: warning: " << flushed.unacknowledged
@@ -236,9 +235,8 @@ CoordinatorLink::Outcome CoordinatorLink::finish() {
   }
   // Never lose a checkpoint: what the coordinator did not take is kept here.
   for (const coord::UnsentCheckpoint& unsent : client_->stop_and_take_unsent()) {
-    char name[32];
-    std::snprintf(name, sizeof name, "epoch-%04d.pt", unsent.epoch);
-    const std::filesystem::path file = std::filesystem::path(fallback_dir_) / name;
+    const std::filesystem::path file =
+        std::filesystem::path(fallback_dir_) / runs::checkpoint_file_name(unsent.epoch);
     try {
       std::filesystem::create_directories(fallback_dir_);
       write_file_atomically(file, *unsent.bytes);

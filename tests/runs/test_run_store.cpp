@@ -183,6 +183,11 @@ TEST(RunDirectory, ReadOnlyOpeningKeepsTheRunsOwnRetention) {
   EXPECT_EQ(reader.policy().keep_last, 5);
   EXPECT_EQ(reader.policy().keep_best, 2);
   EXPECT_EQ(reader.policy().best_metric, "val_loss");
+  // Its owner reopening it with other defaults (a coordinator restarted with its own
+  // --keep-last) keeps the run's retention too.
+  const RunDirectory owner(dir / "r", RetentionPolicy{1, 1, "val_accuracy"});
+  EXPECT_EQ(owner.policy().keep_last, 5);
+  EXPECT_EQ(owner.policy().best_metric, "val_loss");
   EXPECT_THROW(RunDirectory::open_for_reading(dir / "missing"), InputError);
   EXPECT_FALSE(fs::exists(dir / "missing"));
 }
