@@ -29,4 +29,8 @@ class Sha256 {
 // Digest of a whole file; throws std::runtime_error naming the file if it cannot be read.
 std::string sha256_file(const std::filesystem::path& path);
 
+// Equal, in time that does not depend on where they differ (or on their lengths); an
+// empty `given` never matches. For secrets and tokens.
+bool secrets_match(const std::string& expected, const std::string& given);
+
 }  // namespace fer

@@ -16,6 +16,7 @@
 #include <mutex>
 
 #include "common/error.hpp"
+#include "http/access.hpp"
 #include "common/sha256.hpp"
 #include "common/text.hpp"
 #include "coord/http_status.hpp"
@@ -27,39 +28,10 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 std::string load_token(const std::string& file) {
-  if (file.empty()) {
-    const char* env = std::getenv("FER_COORD_TOKEN");
-    return env ? env : "";
-  }
-  struct stat info {};
-  if (::stat(file.c_str(), &info) != 0) throw InputError(file + ": cannot read the token file");
-  if (info.st_mode & (S_IRWXG | S_IRWXO))
-    throw InputError(file + ": the token file is readable by others (chmod 600 " + file + ")");
-  std::ifstream in(file);
-  std::string token;
-  std::getline(in, token);
-  if (token.empty()) throw InputError(file + ": the token file is empty");
-  return token;
+  return fer::http::load_token(file, "FER_COORD_TOKEN");
 }
 
-bool is_loopback_address(const std::string& address) {
-  if (address == "localhost") return true;
-  boost::system::error_code ec;
-  const auto parsed = asio::ip::make_address(address, ec);
-  return !ec && parsed.is_loopback();
-}
-
-namespace {
-
-tcp::endpoint endpoint_for(const std::string& address, std::uint16_t port, const char* what) {
-  boost::system::error_code ec;
-  const auto parsed =
-      asio::ip::make_address(address == "localhost" ? std::string("127.0.0.1") : address, ec);
-  if (ec) throw InputError(std::string(what) + ": '" + address + "' is not an IP address");
-  return {parsed, port};
-}
-
-}  // namespace
+using fer::http::endpoint_for;
 
 namespace {
 class RankConnection;
@@ -320,7 +292,7 @@ class RankConnection : public std::enable_shared_from_this<RankConnection> {
 
   void handle(Hello& hello) {
     if (!server_.options.token.empty() &&
-        !runs::secrets_match(server_.options.token, hello.token)) {
+        !secrets_match(server_.options.token, hello.token)) {
       ++server_.frames_refused;
       send({hello.seq, AckStatus::kRejected, "wrong or missing token", ""});
       close_after_sending("Hello with a wrong or missing token");
@@ -566,17 +538,8 @@ CoordinatorServer::CoordinatorServer(CoordinatorOptions options) : impl_(std::ma
     s.options.run.class_names = {"angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"};
   s.options.run.quiet = s.options.run.quiet || s.options.quiet;
   for (const std::string* address : {&s.options.listen_address, &s.options.http_address}) {
-    if (is_loopback_address(*address)) continue;
-    if (s.options.token.empty())
-      throw InputError("listening on " + *address +
-                       " (not loopback) requires a shared token: --token-file FILE or the "
-                       "FER_COORD_TOKEN environment variable");
-    if (s.options.token.size() < runs::kMinSecretLength)
-      throw InputError(
-          "listening on " + *address + " (not loopback): the shared token has " +
-          std::to_string(s.options.token.size()) + " characters, at least " +
-          std::to_string(runs::kMinSecretLength) +
-          " are needed (e.g. head -c 24 /dev/urandom | base64 > FILE; chmod 600 FILE)");
+    fer::http::require_token_off_loopback(
+        *address, s.options.token, "--token-file FILE or the FER_COORD_TOKEN environment variable");
   }
   std::error_code fs_ec;
   fs::create_directories(s.options.checkpoints_dir, fs_ec);
@@ -603,7 +566,7 @@ CoordinatorServer::CoordinatorServer(CoordinatorOptions options) : impl_(std::ma
             return self ? self->status() : json::object();
           },
           // Off loopback the page shows run names, hosts and metrics: the token guards it.
-          is_loopback_address(s.options.http_address) ? std::string() : s.options.token);
+          fer::http::is_loopback_address(s.options.http_address) ? std::string() : s.options.token);
     } catch (const std::runtime_error& e) {
       throw InputError(std::string("status page: ") + e.what());
     }

@@ -35,9 +35,6 @@ struct CoordinatorOptions {
 // when `file` is empty, the environment variable FER_COORD_TOKEN. "" when neither.
 std::string load_token(const std::string& file);
 
-// True for 127.0.0.0/8, ::1 and "localhost".
-bool is_loopback_address(const std::string& address);
-
 class CoordinatorServer {
  public:
   // Binds both ports at once; throws InputError naming the address for a bad or busy

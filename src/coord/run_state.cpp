@@ -13,6 +13,7 @@
 #include "common/atomic_output.hpp"
 #include "common/error.hpp"
 #include "common/failpoint.hpp"
+#include "common/sha256.hpp"
 #include "common/text.hpp"
 
 namespace fer::coord {
@@ -44,7 +45,7 @@ std::string no_secret_message(const fs::path& dir) {
 void check_secret(const std::optional<std::string>& secret, bool fresh, const fs::path& dir,
                   const Hello& hello) {
   if (secret) {
-    if (!runs::secrets_match(*secret, hello.run_secret))
+    if (!secrets_match(*secret, hello.run_secret))
       throw InputError("run " + hello.run + ": " +
                        (hello.run_secret.empty() ? "no run secret given" : "wrong run secret") +
                        " (the run's own is in " + (dir / runs::kSecretFile).string() + ")");

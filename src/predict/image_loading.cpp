@@ -3,7 +3,9 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 #include <optional>
 #include <vector>
 
@@ -61,9 +63,16 @@ void check_image_size(std::int64_t width, std::int64_t height, const ImageLimits
     throw ImageError(size + " " + what + " exceeds the size limit (" + describe(limits) + ")");
 }
 
-cv::Mat load_image(const fs::path& path, const ImageLimits& limits) {
-  const std::vector<std::uint8_t> bytes = read_bytes(path, limits);
-  const std::optional<ImageHeader> header = read_image_header(bytes.data(), bytes.size());
+namespace {
+
+// `path` (may be empty) only sharpens the message when the decoder fails.
+cv::Mat decode(const std::uint8_t* data, std::size_t size, const ImageLimits& limits,
+               const fs::path& path) {
+  if (size == 0) throw ImageError("empty (0 bytes)");
+  if (size > limits.max_file_bytes)
+    throw ImageError(byte_size_text(size) + " exceeds the limit of " +
+                     byte_size_text(limits.max_file_bytes));
+  const std::optional<ImageHeader> header = read_image_header(data, size);
   if (header) {
     if (header->format == "JPEG" && !header->complete)
       throw ImageError("truncated or damaged JPEG (no end-of-image marker after the image data)");
@@ -73,18 +82,18 @@ cv::Mat load_image(const fs::path& path, const ImageLimits& limits) {
     if (header->width && header->height)
       check_image_size(*header->width, *header->height, limits, header->format + " image");
   }
+  if (size > static_cast<std::size_t>(std::numeric_limits<int>::max()))
+    throw ImageError("larger than OpenCV's decoder takes (2 GiB)");
 
-  const int flags = cv::IMREAD_COLOR;
   cv::Mat image;
   try {
-    image = cv::imdecode(
-        cv::Mat(1, static_cast<int>(bytes.size()), CV_8U, const_cast<std::uint8_t*>(bytes.data())),
-        flags);
+    image = cv::imdecode(cv::Mat(1, static_cast<int>(size), CV_8U, const_cast<std::uint8_t*>(data)),
+                         cv::IMREAD_COLOR);
   } catch (const cv::Exception& e) {
     throw ImageError("cannot decode: " + e.err);
   }
   if (image.empty()) {
-    const bool decodable = cv::haveImageReader(path.string());
+    const bool decodable = path.empty() || cv::haveImageReader(path.string());
     if (header && decodable)
       throw ImageError("corrupt or truncated " + header->format +
                        " image (OpenCV could not decode it)");
@@ -93,6 +102,31 @@ cv::Mat load_image(const fs::path& path, const ImageLimits& limits) {
   }
   check_image_size(image.cols, image.rows, limits, "image");
   return image;
+}
+
+}  // namespace
+
+cv::Mat load_image(const fs::path& path, const ImageLimits& limits) {
+  const std::vector<std::uint8_t> bytes = read_bytes(path, limits);
+  return decode(bytes.data(), bytes.size(), limits, path);
+}
+
+cv::Mat decode_image(const std::uint8_t* data, std::size_t size, const ImageLimits& limits) {
+  return decode(data, size, limits, {});
+}
+
+cv::Mat to_gray(const cv::Mat& picture) {
+  if (picture.channels() == 1) return picture;
+  cv::Mat gray;
+  cv::cvtColor(picture, gray, picture.channels() == 4 ? cv::COLOR_BGRA2GRAY : cv::COLOR_BGR2GRAY);
+  return gray;
+}
+
+cv::Mat to_bgr(const cv::Mat& picture) {
+  if (picture.channels() == 3) return picture;
+  cv::Mat bgr;
+  cv::cvtColor(picture, bgr, picture.channels() == 4 ? cv::COLOR_BGRA2BGR : cv::COLOR_GRAY2BGR);
+  return bgr;
 }
 
 }  // namespace fer

@@ -6,6 +6,7 @@
 // decompression bomb costs nothing; formats without a parsed header are checked after
 // decoding (OpenCV caps those at 2^30 pixels itself).
 
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <opencv2/core.hpp>
@@ -35,6 +36,15 @@ std::string describe(const ImageLimits& limits);
 // whether an annotated copy is wanted (libjpeg's own grayscale decoding rounds
 // differently from BGR -> gray). Throws ImageError.
 cv::Mat load_image(const std::filesystem::path& path, const ImageLimits& limits);
+// The same for an image in memory (fer-serve's request bodies): the same header checks,
+// limits and decoder, so a file and its bytes give the same pixels.
+cv::Mat decode_image(const std::uint8_t* data, std::size_t size, const ImageLimits& limits);
+
+// 8-bit grayscale (what the detector and the model see) and 8-bit BGR (what annotation
+// draws on) of a decoded picture with 1, 3 or 4 channels; the picture itself when it
+// already is.
+cv::Mat to_gray(const cv::Mat& picture);
+cv::Mat to_bgr(const cv::Mat& picture);
 
 // Throws ImageError when width x height is zero or over the limits (also used for
 // video frames). `what` names the thing in the message ("PNG image", "frame").

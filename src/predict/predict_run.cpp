@@ -15,20 +15,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-cv::Mat to_gray(const cv::Mat& picture) {
-  if (picture.channels() == 1) return picture;
-  cv::Mat gray;
-  cv::cvtColor(picture, gray, picture.channels() == 4 ? cv::COLOR_BGRA2GRAY : cv::COLOR_BGR2GRAY);
-  return gray;
-}
-
-cv::Mat to_bgr(const cv::Mat& picture) {
-  if (picture.channels() == 3) return picture;
-  cv::Mat bgr;
-  cv::cvtColor(picture, bgr, picture.channels() == 4 ? cv::COLOR_BGRA2BGR : cv::COLOR_GRAY2BGR);
-  return bgr;
-}
-
 // OpenCV logs every video backend that fails to open a file (GStreamer, image
 // sequences, ...) as an error of its own; fer-predict reports one line instead.
 class QuietOpenCvLog {
@@ -70,30 +56,15 @@ std::string describe(const PredictSummary& summary) {
 
 FacePredictor::FacePredictor(FaceClassifier& classifier, PredictOptions options,
                              PredictionWriter& writer, std::ostream& errors)
-    : classifier_(classifier), options_(std::move(options)), writer_(writer), errors_(errors) {
-  if (options_.detect) detector_ = std::make_unique<FaceDetector>(options_.detector);
+    : classifier_(classifier),
+      options_(std::move(options)),
+      writer_(writer),
+      errors_(errors),
+      faces_(options_) {
   if (options_.every < 1) throw InputError("--every must be >= 1");
-  if (options_.margin < 0 || options_.margin > 2)
-    throw InputError("--margin must be within 0..2 (a fraction of the face box)");
 }
 
 FacePredictor::~FacePredictor() = default;
-
-void FacePredictor::find_faces(const cv::Mat& gray, PendingImage& image) {
-  image.prediction.width = gray.cols;
-  image.prediction.height = gray.rows;
-  if (detector_) {
-    for (const cv::Rect& box : detector_->detect(gray)) {
-      image.crops.push_back(crop_face(gray, box, options_.margin, kImageSide));
-      image.prediction.faces.push_back(FacePrediction{box, true, {}});
-    }
-  }
-  if (image.prediction.faces.empty() && (!options_.detect || options_.fallback_whole)) {
-    image.crops.push_back(whole_image_face(gray, kImageSide));
-    image.prediction.faces.push_back(
-        FacePrediction{cv::Rect(0, 0, gray.cols, gray.rows), false, {}});
-  }
-}
 
 void FacePredictor::report_error(const std::string& source, const std::string& reason) {
   errors_ << options_.error_prefix << source << ": " << reason << std::endl;
@@ -136,7 +107,7 @@ void FacePredictor::predict_images(const std::vector<InputImage>& inputs) {
     try {
       if (!input.error.empty()) throw ImageError(input.error);
       const cv::Mat picture = load_image(input.path, options_.limits);
-      find_faces(to_gray(picture), image);
+      faces_.find(to_gray(picture), image.prediction, image.crops);
       if (annotate) image.picture = to_bgr(picture);
     } catch (const ImageError& e) {
       image.prediction.error = e.what();
@@ -219,7 +190,7 @@ void FacePredictor::predict_video(const fs::path& video) {
       frame.prediction.source = source;
       frame.prediction.frame = index;
       frame.prediction.time_seconds = frame_time(position_ms - first_frame_ms, index, fps);
-      if (frame.report) find_faces(to_gray(picture), frame);
+      if (frame.report) faces_.find(to_gray(picture), frame.prediction, frame.crops);
       if (annotate) frame.picture = to_bgr(picture);
       queue.push(std::move(frame));
     }

@@ -13,18 +13,15 @@
 #include <vector>
 
 #include "predict/face_classifier.hpp"
-#include "predict/face_detector.hpp"
+#include "predict/face_finder.hpp"
 #include "predict/image_loading.hpp"
 #include "predict/input_walk.hpp"
 #include "predict/prediction_output.hpp"
 
 namespace fer {
 
-struct PredictOptions {
-  bool detect = true;  // false: every image is one pre-cropped face (--no-detect)
-  DetectorOptions detector;
-  double margin = 0.1;          // crop margin, fraction of the box side on every side
-  bool fallback_whole = false;  // no face found: classify the whole image instead
+// The face finding options (detect, detector, margin, fallback_whole) and the rest.
+struct PredictOptions : FaceFinderOptions {
   int batch_size = 64;          // faces per forward pass
   ImageLimits limits;
   std::filesystem::path annotate_dir;                   // empty: no annotated copies
@@ -61,8 +58,6 @@ class FacePredictor {
   const PredictSummary& summary() const { return summary_; }
 
  private:
-  // Boxes and 48x48 crops of the faces in `gray` (detected, or the whole image).
-  void find_faces(const cv::Mat& gray, PendingImage& image);
   void report(PendingImage& image);
   void report_error(const std::string& source, const std::string& reason);
 
@@ -70,7 +65,7 @@ class FacePredictor {
   PredictOptions options_;
   PredictionWriter& writer_;
   std::ostream& errors_;
-  std::unique_ptr<FaceDetector> detector_;
+  FaceFinder faces_;
   PredictSummary summary_;
 };
 

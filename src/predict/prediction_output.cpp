@@ -31,6 +31,30 @@ std::string source_text(const ImagePrediction& image) {
 
 }  // namespace
 
+nlohmann::ordered_json face_record(const FacePrediction& face, int top_k) {
+  nlohmann::ordered_json record;
+  record["box"] = {{"x", face.box.x},
+                   {"y", face.box.y},
+                   {"width", face.box.width},
+                   {"height", face.box.height}};
+  record["detected"] = face.detected;
+  const std::vector<int> top = top_emotions(face.probabilities, top_k);
+  const std::vector<int> best = top_emotions(face.probabilities, 1);
+  record["emotion"] = kEmotionNames[static_cast<std::size_t>(best[0])];
+  record["probability"] = face.probabilities[static_cast<std::size_t>(best[0])];
+  nlohmann::ordered_json ranked = nlohmann::ordered_json::array();
+  for (int id : top)
+    ranked.push_back({{"emotion", kEmotionNames[static_cast<std::size_t>(id)]},
+                      {"probability", face.probabilities[static_cast<std::size_t>(id)]}});
+  record["top"] = std::move(ranked);
+  nlohmann::ordered_json all = nlohmann::ordered_json::object();
+  for (int id = 0; id < kNumEmotions; ++id)
+    all[std::string(kEmotionNames[static_cast<std::size_t>(id)])] =
+        face.probabilities[static_cast<std::size_t>(id)];
+  record["probabilities"] = std::move(all);
+  return record;
+}
+
 nlohmann::ordered_json prediction_records(const ImagePrediction& image, int top_k) {
   nlohmann::ordered_json records = nlohmann::ordered_json::array();
   if (image.failed() || image.faces.empty()) {
@@ -49,25 +73,7 @@ nlohmann::ordered_json prediction_records(const ImagePrediction& image, int top_
     record["status"] = "face";
     record["faces"] = image.faces.size();
     record["face"] = i;
-    record["box"] = {{"x", face.box.x},
-                     {"y", face.box.y},
-                     {"width", face.box.width},
-                     {"height", face.box.height}};
-    record["detected"] = face.detected;
-    const std::vector<int> top = top_emotions(face.probabilities, top_k);
-    const std::vector<int> best = top_emotions(face.probabilities, 1);
-    record["emotion"] = kEmotionNames[static_cast<std::size_t>(best[0])];
-    record["probability"] = face.probabilities[static_cast<std::size_t>(best[0])];
-    nlohmann::ordered_json ranked = nlohmann::ordered_json::array();
-    for (int id : top)
-      ranked.push_back({{"emotion", kEmotionNames[static_cast<std::size_t>(id)]},
-                        {"probability", face.probabilities[static_cast<std::size_t>(id)]}});
-    record["top"] = std::move(ranked);
-    nlohmann::ordered_json all = nlohmann::ordered_json::object();
-    for (int id = 0; id < kNumEmotions; ++id)
-      all[std::string(kEmotionNames[static_cast<std::size_t>(id)])] =
-          face.probabilities[static_cast<std::size_t>(id)];
-    record["probabilities"] = std::move(all);
+    record.update(face_record(face, top_k));
     records.push_back(std::move(record));
   }
   return records;

@@ -49,5 +49,8 @@ class JsonLinesWriter : public PredictionWriter {
 // {Angry: p, ...} (all 7, summing to 1); error (the reason) for failures. File names
 // that are not valid UTF-8 are written with U+FFFD in place of the bad bytes.
 nlohmann::ordered_json prediction_records(const ImagePrediction& image, int top_k);
+// One face's fields of those records (box, detected, emotion, probability, top,
+// probabilities), in that order; fer-serve answers with the same.
+nlohmann::ordered_json face_record(const FacePrediction& face, int top_k);
 
 }  // namespace fer

@@ -153,15 +153,4 @@ void write_run_secret(const fs::path& dir, const std::string& secret) {
   fsync_path(dir);
 }
 
-bool secrets_match(const std::string& expected, const std::string& given) {
-  // Comparing digests makes the length of either side irrelevant to the time taken.
-  Sha256 a, b;
-  a.update(expected.data(), expected.size());
-  b.update(given.data(), given.size());
-  const std::string x = a.hex_digest(), y = b.hex_digest();
-  unsigned char difference = 0;
-  for (std::size_t i = 0; i < x.size(); ++i) difference |= static_cast<unsigned char>(x[i] ^ y[i]);
-  return difference == 0 && !given.empty();
-}
-
 }  // namespace fer::runs

@@ -61,7 +61,5 @@ std::string random_secret();
 std::optional<std::string> read_run_secret(const std::filesystem::path& dir);
 // Writes `dir`/run.secret with mode 600 (atomically, durable).
 void write_run_secret(const std::filesystem::path& dir, const std::string& secret);
-// Equal, in time that does not depend on where they differ (or on their lengths).
-bool secrets_match(const std::string& expected, const std::string& given);
 
 }  // namespace fer::runs

@@ -14,6 +14,7 @@
 #include "common/interrupt.hpp"
 #include "common/sha256.hpp"
 #include "coord/coordinator_client.hpp"
+#include "http/access.hpp"
 #include "coord/coordinator_server.hpp"
 #include "dist/agreement.hpp"
 #include "runs/run_control.hpp"
@@ -50,7 +51,7 @@ CoordinatorLink::CoordinatorLink(const TrainConfig& config, const std::string& r
         const bool one_node = group.local_size() == group.size();
         options.listen_address =
             c.listen == "auto" ? (one_node ? "127.0.0.1" : "0.0.0.0") : c.listen;
-        if (token.empty() && !coord::is_loopback_address(options.listen_address))
+        if (token.empty() && !http::is_loopback_address(options.listen_address))
           token = runs::random_secret();
         options.token = token;
         options.port = static_cast<std::uint16_t>(c.port);
@@ -63,7 +64,7 @@ CoordinatorLink::CoordinatorLink(const TrainConfig& config, const std::string& r
         options.quiet = options.run.quiet = true;  // the trainer prints each epoch; warnings show
         embedded_ = std::make_unique<coord::CoordinatorServer>(options);
         embedded_->start_in_thread();
-        host = coord::is_loopback_address(options.listen_address) ? std::string("127.0.0.1")
+        host = http::is_loopback_address(options.listen_address) ? std::string("127.0.0.1")
                                                                   : group.host();
         port_text = std::to_string(embedded_->port());
         description_ =
