@@ -47,11 +47,12 @@ else
 fi
 # Only the tests need these: a single-node Slurm cluster (slurm/train.sh is tested
 # with sbatch --wait on it), scikit-learn (fer-eval and coordinator metrics are checked
-# against it), headless Chromium (the status page is rendered and screenshotted), clang
+# against it), headless Chromium and ChromeDriver (the status page and fer-serve's page are
+# rendered, driven and screenshotted), clang
 # with libFuzzer (the protocol decoder's fuzz target; the unversioned names pick the
 # release's default clang: 14 on bookworm, 19 on trixie) and debootstrap (the
 # fresh-root platform check, tests/platform/fresh_root.sh).
-FER_TEST_PACKAGES=(slurmctld slurmd slurm-client munge python3-sklearn chromium clang libclang-rt-dev debootstrap)
+FER_TEST_PACKAGES=(slurmctld slurmd slurm-client munge python3-sklearn chromium chromium-driver clang libclang-rt-dev debootstrap)
 
 # Refuses a combination that cannot work before anything is downloaded.
 check_release() {

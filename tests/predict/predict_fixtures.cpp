@@ -4,6 +4,7 @@
 //   face FILE [--side S]                                   one face filling a S x S image (48)
 //   video FILE [--frames N --fps F --width W --height H]   MJPG .avi, a face drifting right
 #include <CLI/CLI.hpp>
+#include <fstream>
 #include <iostream>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -43,7 +44,31 @@ int main(int argc, char** argv) {
   video->add_option("--fps", fps);
   video->add_option("--width", width);
   video->add_option("--height", height);
+  auto* y4m = app.add_subcommand(
+      "y4m", "A YUV4MPEG2 video (Chromium's fake webcam input) with a face in every frame");
+  y4m->add_option("file", file)->required();
+  y4m->add_option("--frames", frames);
+  y4m->add_option("--width", width);
+  y4m->add_option("--height", height);
   CLI11_PARSE(app, argc, argv);
+
+  if (*y4m) {
+    // 4:2:0 needs even sides; Chromium loops the file, so a few frames are plenty.
+    width &= ~1;
+    height &= ~1;
+    std::ofstream out(file, std::ios::binary);
+    out << "YUV4MPEG2 W" << width << " H" << height << " F10:1 Ip A1:1 C420jpeg\n";
+    for (int i = 0; i < frames; ++i) {
+      const cv::Point centre(width / 2 + (i % 4) * 4, height / 2);
+      cv::Mat yuv;
+      cv::cvtColor(fer::test::picture_with_faces(width, height, {centre}, height / 2), yuv,
+                   cv::COLOR_BGR2YUV_I420);
+      out << "FRAME\n";
+      out.write(reinterpret_cast<const char*>(yuv.data),
+                static_cast<std::streamsize>(yuv.total() * yuv.elemSize()));
+    }
+    return out ? 0 : 1;
+  }
 
   if (*photo) {
     const cv::Mat picture =
