@@ -48,8 +48,15 @@ void MicroBatcher::run() {
       if (stopping_) break;
       // Wait for company until the batch is full or the oldest face's deadline.
       const auto deadline = queue_.front().queued + options_.max_wait;
-      wake_.wait_until(lock, deadline,
-                       [&] { return stopping_ || queued_faces_ >= options_.max_faces; });
+      // No use waiting when every request being answered is already queued: nobody
+      // else is on the way (a lone client gets no added latency).
+      const auto nobody_coming = [&] {
+        return options_.wait_only_for_arrivals && metrics_ &&
+               metrics_->in_flight.load() <= static_cast<std::int64_t>(queue_.size());
+      };
+      wake_.wait_until(lock, deadline, [&] {
+        return stopping_ || queued_faces_ >= options_.max_faces || nobody_coming();
+      });
       if (stopping_) break;
       std::size_t faces = 0;
       while (!queue_.empty() &&

@@ -2,8 +2,9 @@
 // Dynamic micro-batching, as Triton's and TorchServe's request batching do it: the
 // faces of concurrent requests wait on one queue, and one thread runs them through the
 // network together once `max_faces` faces wait or the oldest has waited `max_wait`,
-// whichever comes first. A lone request waits at most max_wait; under load a forward
-// pass carries many requests, which is what makes batched inference fast on a CPU.
+// whichever comes first, or at once when no other request is on its way (every request
+// in flight is queued). A lone client adds no wait; under load a forward pass carries
+// many requests, which is what makes batched inference fast on a CPU.
 //
 // Each batch takes the model that is current when it starts (ModelSource), and keeps
 // it alive until its answers are out: a hot reload swaps models between batches and
@@ -38,6 +39,8 @@ struct BatchOptions {
   std::size_t max_faces = 32;                // faces per forward pass (a request is never split)
   std::chrono::microseconds max_wait{2000};  // from the oldest waiting face
   std::size_t max_queued_faces = 4096;       // beyond this, submit() refuses (503)
+  // Start at once when every request in flight (ServeMetrics::in_flight) is queued.
+  bool wait_only_for_arrivals = true;
 };
 
 // The answer to one request: one Probabilities per face, in order, and the model that

@@ -16,7 +16,16 @@ for signal in TERM INT; do
     sleep 0.2
   done
   sent=$(now)
-  pkill -"$signal" -f "fer-train.*--run $run" || fail "no fer-train process to signal"
+  # The signal goes to the ranks, as Slurm delivers it (the time-limit warning, scancel
+  # --signal) and as mpirun forwards a Ctrl-C. Not to mpiexec itself: Open MPI 5's
+  # (Debian 13), when signalled, stops forwarding the ranks' output before they have
+  # written their last line (the run's state on disk still says why it stopped).
+  ranks=()
+  for pid in $(pgrep -f "fer-train.*--run $run"); do
+    [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = fer-train ] && ranks+=("$pid")
+  done
+  [ ${#ranks[@]} = 2 ] || fail "expected 2 fer-train ranks to signal, found ${#ranks[@]}"
+  kill -"$signal" "${ranks[@]}"
   rc=0
   timeout 120 tail --pid="$job" -f /dev/null || fail "the run did not stop within 120 s of SIG$signal"
   wait "$job" || rc=$?

@@ -174,6 +174,7 @@ TEST(MicroBatcher, ConcurrentRequestsShareAForwardPassAndGetTheirOwnAnswers) {
   options.max_faces = 64;
   options.max_wait = 200ms;  // long enough for all submissions to meet
   fer::serve::ServeMetrics metrics;
+  metrics.in_flight = 8;  // 8 requests being answered: the batcher waits for all of them
   MicroBatcher batcher([&] { return model; }, options, &metrics);
   std::vector<std::promise<BatchResult>> results(8);
   for (int i = 0; i < 8; ++i)
@@ -190,6 +191,21 @@ TEST(MicroBatcher, ConcurrentRequestsShareAForwardPassAndGetTheirOwnAnswers) {
   EXPECT_EQ(classifier->batches(), std::vector<std::size_t>{16});  // one pass for all 8
   EXPECT_NE(metrics.prometheus_text().find("fer_serve_batch_requests_bucket{le=\"8\"} 1"),
             std::string::npos);
+}
+
+TEST(MicroBatcher, WhenEveryRequestInFlightIsQueuedItDoesNotWait) {
+  auto classifier = std::make_shared<FakeClassifier>();
+  const auto model = served(classifier, 1);
+  BatchOptions options;
+  options.max_wait = 10s;
+  fer::serve::ServeMetrics metrics;
+  MicroBatcher batcher([&] { return model; }, options, &metrics);
+  metrics.in_flight = 1;  // the one request, and it is queued below
+  const auto start = std::chrono::steady_clock::now();
+  std::promise<BatchResult> lone;
+  ASSERT_TRUE(batcher.submit(faces_with({1}), [&](BatchResult r) { lone.set_value(r); }));
+  lone.get_future().get();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);  // not the 10 s max_wait
 }
 
 TEST(MicroBatcher, BatchesStopAtMaxFacesAndALoneRequestWaitsAtMostMaxWait) {
