@@ -12,7 +12,7 @@ check() {  # check TOOL ARGS... : rc 2, one prefixed line
   [ "$(wc -l <"$WORK/out.txt")" = 1 ] || { cat "$WORK/out.txt"; fail "$tool $*: more than one line"; }
   ! grep -q "179769" "$WORK/out.txt" || fail "$tool $*: prints DBL_MAX"
 }
-for tool in fer-shard fer-synth fer-train fer-coordinator fer-eval fer-predict; do
+for tool in fer-shard fer-synth fer-train fer-coordinator fer-eval fer-predict fer-serve; do
   check "$tool" --no-such-option
   expect_exit 0 "$FER_BIN/$tool" --help
 done
@@ -22,6 +22,8 @@ check fer-eval --batch 0
 assert_output_contains "--batch: expected a number > 0, got 0"
 check fer-predict --every 0 x.png
 check fer-coordinator --keep-last 0
+check fer-serve --max-batch 0
+assert_output_contains "--max-batch: expected a number > 0, got 0"
 check fer-train --stop-after-epoch -1
 check fer-shard --images-per-shard x in.csv
 echo "e2e cli_errors: ok"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# cmake --install: the six tools land in PREFIX/bin, the presets and launchers in
+# cmake --install: the seven tools land in PREFIX/bin, the presets and launchers in
 # PREFIX/share/fer-cluster, and the installed copy works without the checkout: the
 # installed launch/train.sh finds the installed fer-train and trains with an installed
 # preset on shards made by the installed fer-synth and fer-shard.
@@ -9,7 +9,7 @@ source "$(dirname "$0")/lib.sh"
 prefix="$WORK/prefix"
 cmake --install "$FER_BUILD_DIR" --prefix "$prefix" >install.log || { cat install.log; fail "cmake --install failed"; }
 share="$prefix/share/fer-cluster"
-for tool in fer-shard fer-synth fer-train fer-eval fer-predict fer-coordinator; do
+for tool in fer-shard fer-synth fer-train fer-eval fer-predict fer-coordinator fer-serve; do
   [ -x "$prefix/bin/$tool" ] || fail "not installed: bin/$tool"
   "$prefix/bin/$tool" --help >/dev/null || fail "installed $tool --help failed"
 done
