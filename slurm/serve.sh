@@ -15,7 +15,7 @@
 #SBATCH --time=08:00:00
 #SBATCH --output=logs/serve-%j.out
 set -euo pipefail
-cd "${SLURM_SUBMIT_DIR:-.}"
+# The job runs where sbatch was called (or in sbatch --chdir): paths are relative to it.
 bin="${FER_BIN:-build/bin}"
 [ -x "$bin/fer-serve" ] || bin="$(dirname "$(command -v fer-serve || echo ./fer-serve)")"
 token_file="${FER_SERVE_TOKEN_FILE:-serve.token}"

@@ -99,6 +99,28 @@ echo "failing job $job: sbatch --wait returned $rc"
 grep -q "optim.lrr" "$log" || fail_job "the failing job's log does not name optim.lrr"
 grep -q "^== finished: .*exit code 2" "$log" || fail_job "train.sh did not report fer-train's exit code 2"
 
+# 2b. slurm/serve.sh: fer-serve as a job on the node, serving the budgeted run; it
+#     answers with the token and refuses without it; scancel's SIGTERM ends it cleanly.
+head -c 24 /dev/urandom | base64 >serve.token
+chmod 600 serve.token
+serve_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+serve_job=$(cd "$FER_ROOT" && env -u FER_ROOT FER_SERVE_PORT="$serve_port" sbatch --parsable --chdir="$WORK" \
+  --cpus-per-task=1 slurm/serve.sh --checkpoints-dir runs -k slurm-budget)
+log="$WORK/logs/serve-$serve_job.out"
+for _ in $(seq 600); do grep -q "^fer-serve: serving" "$log" 2>/dev/null && break; sleep 0.1; done
+grep -q "^fer-serve: serving .*slurm-budget.* on http://0.0.0.0:$serve_port/.*token required" "$log" ||
+  fail_job "the serve job did not start serving within 60 s"
+health=$(curl -s "http://127.0.0.1:$serve_port/healthz")
+case "$health" in *'"status":"ok"'*'"run":"slurm-budget"'*) ;; *) fail_job "healthz: $health" ;; esac
+[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$serve_port/v1/model")" = 401 ] ||
+  fail_job "the serve job answered without its token"
+[ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $(cat serve.token)" \
+  "http://127.0.0.1:$serve_port/v1/model")" = 200 ] || fail_job "the serve job refused its token"
+scancel "$serve_job"
+for _ in $(seq 300); do grep -q "stopped by SIGTERM" "$log" && break; sleep 0.1; done
+grep -q "fer-serve: stopped by SIGTERM" "$log" || fail_job "scancel did not stop fer-serve cleanly"
+echo "serve job $serve_job: served, refused without the token, stopped by scancel"
+
 # 3. Shut down: no daemon of this cluster survives.
 daemons="${_slurm_daemon_pids[*]} $_slurm_munged_pid"   # munged: only when the test started it
 slurm_cluster_stop
