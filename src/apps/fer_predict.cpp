@@ -82,6 +82,13 @@ int main(int argc, char** argv) {
   app.add_option("--min-neighbors", options.detector.min_neighbors,
                  "Cascade hits a face needs (default 5; larger: fewer false faces)")
       ->check(fer::cli::at_least(0));
+  app.add_flag_callback(
+      "--strict", [&] { options.detector.min_level_weight = fer::kStrictLevelWeight; },
+      "Strict face detection: keep only boxes the cascade is confident of (level weight >= 4; "
+      "fewer false faces over hair, clothing and crowds, a few faint faces lost)");
+  app.add_option("--min-weight", options.detector.min_level_weight,
+                 "The level weight a face needs (--strict sets 4; 0: off, the default)")
+      ->check(fer::cli::at_least(0));
   app.add_option("--min-face", options.detector.min_face_size,
                  "Smallest face side in pixels (default " +
                      std::to_string(detector_defaults.min_face_size) + ")")

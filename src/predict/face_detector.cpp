@@ -22,6 +22,7 @@ FaceDetector::FaceDetector(const DetectorOptions& options)
   if (options.min_neighbors < 0) throw InputError("--min-neighbors must be >= 0");
   if (options.min_face_size < 1) throw InputError("--min-face must be >= 1 pixel");
   if (options.max_detect_side < 0) throw InputError("--detect-side must be >= 0");
+  if (options.min_level_weight < 0) throw InputError("--min-weight must be >= 0");
   std::error_code ec;
   if (!std::filesystem::is_regular_file(options.cascade, ec))
     throw InputError("--cascade " + options.cascade.string() +
@@ -55,8 +56,20 @@ std::vector<cv::Rect> FaceDetector::detect(const cv::Mat& gray) {
   cv::equalizeHist(*scanned, cascade_->equalized);
   const int min_side = std::max(1, static_cast<int>(std::lround(options_.min_face_size * scale)));
   std::vector<cv::Rect> boxes;
-  cascade_->classifier.detectMultiScale(cascade_->equalized, boxes, options_.scale_factor,
-                                        options_.min_neighbors, 0, cv::Size(min_side, min_side));
+  if (options_.min_level_weight > 0) {
+    // The same detections, with the weight of each (outputRejectLevels); weak ones go.
+    std::vector<int> levels;
+    std::vector<double> weights;
+    std::vector<cv::Rect> weighed;
+    cascade_->classifier.detectMultiScale(cascade_->equalized, weighed, levels, weights,
+                                          options_.scale_factor, options_.min_neighbors, 0,
+                                          cv::Size(min_side, min_side), cv::Size(), true);
+    for (std::size_t i = 0; i < weighed.size(); ++i)
+      if (i < weights.size() && weights[i] >= options_.min_level_weight) boxes.push_back(weighed[i]);
+  } else {
+    cascade_->classifier.detectMultiScale(cascade_->equalized, boxes, options_.scale_factor,
+                                          options_.min_neighbors, 0, cv::Size(min_side, min_side));
+  }
   if (scale < 1.0) {
     for (cv::Rect& box : boxes) {
       const int x = static_cast<int>(std::lround(box.x / scale));

@@ -1,6 +1,7 @@
 #pragma once
 // Finding faces and turning them into what the model was trained on: OpenCV's Haar
-// cascade finds frontal faces in a grayscale image; each box is grown by a margin,
+// cascade finds frontal faces in a grayscale image (in strict mode only those it is
+// confident of); each box is grown by a margin,
 // made square (FER2013 faces are square crops that include the forehead and chin),
 // padded by repeating the edge where it leaves the image, and resized to 48x48.
 
@@ -24,7 +25,14 @@ struct DetectorOptions {
   // and crops taken from the full image): a 12-megapixel photo costs what a 1280 px one
   // does. 0: always scan at full size.
   int max_detect_side = 1280;
+  // Strict mode: a box is kept only when the cascade's confidence in it (the sum of
+  // its last stage, detectMultiScale3's level weight) is at least this. The face
+  // cascade alone also fires on hair, shoulders, clothing and crowds, with low weights
+  // (tests/bench/detect_bench.cpp measures it). 0: off.
+  double min_level_weight = 0;
 };
+// --strict: the threshold measured on the labelled set (tests/predict/labelled_faces.hpp).
+inline constexpr double kStrictLevelWeight = 4.0;
 
 class FaceDetector {
  public:

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "drawn_face.hpp"
+#include "labelled_faces.hpp"
 #include "predict/annotation.hpp"
 #include "predict/image_header.hpp"
 #include "predict/predict_run.hpp"
@@ -253,6 +254,22 @@ TEST(FaceDetector, BadOptionsAndCascadesAreInputErrors) {
   options = DetectorOptions();
   options.scale_factor = 1.0;
   EXPECT_THROW(FaceDetector{options}, InputError);
+}
+
+// Strict detection on the labelled set (drawn faces among hair-over-skin heads, dark
+// blobs on bright patches, stripes and shoulders): fewer false faces, nearly every face.
+TEST(FaceDetector, StrictModeDropsFalseFacesAndKeepsTheFaces) {
+  const auto set = fer::test::labelled_face_set(40, 7);
+  fer::DetectorOptions options;
+  fer::FaceDetector plain(options);
+  options.min_level_weight = fer::kStrictLevelWeight;
+  fer::FaceDetector strict(options);
+  const auto before = fer::test::score_detector(plain, set);
+  const auto after = fer::test::score_detector(strict, set);
+  ASSERT_GT(before.false_positives, 0) << "the set must fool the plain cascade somewhere";
+  EXPECT_LT(after.false_positives, before.false_positives);
+  EXPECT_GE(after.found, before.found - 2) << "of " << before.faces << " faces";
+  EXPECT_GE(before.recall(), 0.9);
 }
 
 TEST(FaceCrop, SquareWithMarginAndEdgesReplicated) {
