@@ -127,6 +127,14 @@ void PredictService::handle(const http::Request& req, http::Respond respond) {
     return answer(json_response(req, model ? http::Status::ok : http::Status::service_unavailable,
                                 body, name));
   }
+  // The page's own files hold no data (what it shows comes from /v1/* with the token
+  // it was opened with): a browser loads them without one.
+  const std::string file = path == "/" ? "index.html" : path.substr(1);
+  if (const EmbeddedFile* page = find_embedded(page_files(), file)) {
+    if (!get) return wrong_method("GET, HEAD");
+    return answer(http::make_response(req, http::Status::ok, name, content_type_of(file),
+                                      std::string(page->content)));
+  }
   if (!http::authorised(req, options_.token)) {
     auto res = json_error(req, http::Status::unauthorized,
                           "this server needs its token (Authorization: Bearer TOKEN, or ?token=TOKEN)",
@@ -149,12 +157,6 @@ void PredictService::handle(const http::Request& req, http::Respond respond) {
     return answer(http::make_response(req, http::Status::ok, name,
                                       "text/plain; version=0.0.4; charset=utf-8",
                                       metrics_.prometheus_text()));
-  }
-  const std::string file = path == "/" ? "index.html" : path.substr(1);
-  if (const EmbeddedFile* page = find_embedded(page_files(), file)) {
-    if (!get) return wrong_method("GET, HEAD");
-    return answer(http::make_response(req, http::Status::ok, name, content_type_of(file),
-                                      std::string(page->content)));
   }
   answer(json_error(req, http::Status::not_found,
                     "not found: " + path + " (POST /v1/predict; GET /, /v1/model, /healthz, /metrics)",

@@ -10,7 +10,8 @@
 //   GET  /v1/model     the model being served
 //   GET  /healthz      {"status": "ok", "model": {...}} (no token needed)
 //   GET  /metrics      Prometheus text (serve_metrics.hpp)
-//   GET  /             the page (page/index.html, app.js, style.css)
+//   GET  /             the page (page/index.html, app.js, style.css; no token needed:
+//                      the page holds no data and sends its ?token= to the routes above)
 // Errors are JSON, {"error": "one line", "status": N}: 400 bad image or body, 401
 // token, 404, 405, 413 body or image too large, 415 content type, 503 + Retry-After
 // at the concurrency cap or while shutting down.

@@ -159,11 +159,11 @@ def status(path, data=None, headers=None):
 photo = open("photo.png", "rb").read()
 assert status("v1/predict", photo) == 401
 assert status("v1/predict", photo, {"Authorization": "Bearer wrong-token-wrong-token"}) == 401
-assert status("", None) == 401 and status("metrics") == 401
-assert status("healthz") == 200
+assert status("metrics") == 401 and status("v1/model") == 401
+assert status("healthz") == 200 and status("") == 200 and status("app.js") == 200  # the page holds no data
 assert status("v1/predict", photo, {"Authorization": "Bearer " + token}) == 200
-assert status("?token=" + token) == 200 and status("metrics?token=" + token) == 200
-print("token: 401 without, 200 with (Bearer, ?token=); /healthz open")
+assert status("v1/model?token=" + token) == 200 and status("metrics?token=" + token) == 200
+print("token: 401 without, 200 with (Bearer, ?token=); /healthz and the page open")
 PY
 kill -TERM "$serve_pid"
 wait "$serve_pid" || fail "fer-serve (token) exited non-zero on SIGTERM"

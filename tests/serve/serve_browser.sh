@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # fer-serve's page in a real browser: Debian's headless Chromium, driven through
 # ChromeDriver's WebDriver HTTP API (with Python's standard library only).
-#   1. upload: the page loads, a photo with two drawn faces is chosen in its file input
+#   1. upload: the page loads (opened as /?token=…: fer-serve runs with a token, as off
+#      loopback, and the page sends it with its requests), a photo with two drawn faces is chosen in its file input
 #      (a real upload through the page's own JavaScript); the page lists 2 faces with
 #      the emotions and top probabilities that POST /v1/predict gives for the same file,
 #      draws 7 bars per face, and shows the model's epoch; screenshot upload.png;
@@ -23,15 +24,19 @@ mkdir -p "$screenshot_dir"
 train_tiny_model b 2
 "$fixtures" photo "$WORK/photo.png" --width 640 --height 480 --faces 2 --side 140
 "$fixtures" y4m "$WORK/webcam.y4m" --width 640 --height 480 --frames 8
-start_serve page -k b --threads 1
+# With a token, as off loopback: the page is opened as /?token=… and sends it along.
+token=0123456789abcdef-browser-token
+printf '%s\n' "$token" >token.txt
+chmod 600 token.txt
+start_serve page -k b --threads 1 --token-file token.txt
 
 driver_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$driver" --port="$driver_port" >driver.log 2>&1 &
 serve_pids+=("$!")
 
-python3 - "$serve_url" "$driver_port" "$WORK" "$screenshot_dir" "$chromium" <<'PY' || { tail -20 driver.log >&2; fail "the page in Chromium"; }
+python3 - "$serve_url" "$driver_port" "$WORK" "$screenshot_dir" "$chromium" "$token" <<'PY' || { tail -20 driver.log >&2; fail "the page in Chromium"; }
 import base64, json, sys, time, urllib.request, urllib.error
-url, driver_port, work, shots, chromium = sys.argv[1:6]
+url, driver_port, work, shots, chromium, token = sys.argv[1:7]
 wd = "http://127.0.0.1:%s" % driver_port
 
 def call(method, path, body=None):
@@ -80,12 +85,13 @@ def screenshot(name):
 try:
     # The REST answer for the same file, to compare the page with.
     photo = open(work + "/photo.png", "rb").read()
-    req = urllib.request.Request(url + "v1/predict", data=photo, headers={"Content-Type": "image/png"})
+    req = urllib.request.Request(url + "v1/predict", data=photo,
+                                 headers={"Content-Type": "image/png", "Authorization": "Bearer " + token})
     rest = json.loads(urllib.request.urlopen(req, timeout=60).read())
     assert len(rest["faces"]) == 2, rest
 
     # 1. upload
-    call("POST", s + "/url", {"url": url})
+    call("POST", s + "/url", {"url": url + "?token=" + token})
     epoch = wait_for("return document.getElementById('model').dataset.epoch", "the model line")
     assert int(epoch) == rest["model"]["epoch"], (epoch, rest["model"])
     call("POST", s + "/element/%s/value" % find("#file"), {"text": work + "/photo.png"})

@@ -462,15 +462,17 @@ TEST_F(Routes, TheConcurrencyCapAnswers503WithRetryAfter) {
   EXPECT_NE(metrics_.prometheus_text().find("fer_serve_rejected_busy_total 1"), std::string::npos);
 }
 
-TEST_F(Routes, WithATokenEverythingButHealthzNeedsIt) {
+TEST_F(Routes, WithATokenEverythingButHealthzAndThePageNeedsIt) {
   fer::serve::ServiceOptions options;
   options.token = "0123456789abcdef-token";
   start(options);
   EXPECT_EQ(send(port(), bhttp::verb::post, "/v1/predict", png_of(8, 1)).status, 401);
   EXPECT_EQ(send(port(), bhttp::verb::post, "/v1/predict", png_of(8, 1), "image/png", "wrong").status, 401);
   EXPECT_EQ(send(port(), bhttp::verb::get, "/metrics").status, 401);
-  EXPECT_EQ(send(port(), bhttp::verb::get, "/").status, 401);
+  EXPECT_EQ(send(port(), bhttp::verb::get, "/v1/model").status, 401);
   EXPECT_EQ(send(port(), bhttp::verb::get, "/healthz").status, 200);
+  EXPECT_EQ(send(port(), bhttp::verb::get, "/").status, 200);        // the page: no data
+  EXPECT_EQ(send(port(), bhttp::verb::get, "/app.js").status, 200);
   EXPECT_EQ(send(port(), bhttp::verb::post, "/v1/predict", png_of(8, 1), "image/png", options.token).status,
             200);
   EXPECT_EQ(send(port(), bhttp::verb::get, "/metrics?token=" + options.token).status, 200);
