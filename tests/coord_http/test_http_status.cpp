@@ -482,3 +482,14 @@ TEST(HttpStatusServer, PortZeroPicksAFreePort) {
 }
 
 }  // namespace
+
+// The dashboard is kept as page/dashboard.{html,css,js} and served as one document.
+TEST(Dashboard, IsOneSelfContainedDocumentMadeFromItsFiles) {
+  const std::string& page = fer::coord::dashboard_html();
+  EXPECT_EQ(page.find("<script src="), std::string::npos);
+  EXPECT_EQ(page.find("<link rel=\"stylesheet\""), std::string::npos);
+  EXPECT_NE(page.find("<style>\n"), std::string::npos);
+  EXPECT_NE(page.find("id=\"confusion\""), std::string::npos);        // from dashboard.html
+  EXPECT_NE(page.find("fetch("), std::string::npos);                  // from dashboard.js
+  EXPECT_EQ(page.rfind("</html>\n"), page.size() - std::string("</html>\n").size());
+}
