@@ -20,6 +20,7 @@
 
 #include "common/error.hpp"
 #include "common/text.hpp"
+#include "data/emotions.hpp"  // kImageSide (constants only: nothing to link)
 
 namespace fer {
 namespace {
@@ -839,6 +840,10 @@ std::string config_reference() {
     text += format_row(rows[i]);
   }
   return text;
+}
+
+int model_input_size(const AugmentConfig& config) {
+  return config.crop_size > 0 ? config.crop_size : kImageSide;
 }
 
 }  // namespace fer

@@ -54,6 +54,10 @@ struct AugmentConfig {
                                      // training set blurrier than the images seen later
 };
 
+// Side of the images the model sees: crop_size, or 48 without cropping. The model, its
+// checkpoint and the input pipeline all take their input size from here.
+int model_input_size(const AugmentConfig& config);
+
 struct OptimConfig {
   std::string optimizer = "sgd";  // sgd (Nesterov momentum) | adamw
   double lr = 0.01;

@@ -9,23 +9,11 @@
 #include "common/error.hpp"
 #include "common/parallel.hpp"
 #include "common/text.hpp"
+#include "data/image_files.hpp"
 
 namespace fer {
 namespace fs = std::filesystem;
 namespace {
-
-bool is_image_extension(const fs::path& path) {
-  static const char* kExtensions[] = {".jpg", ".jpeg", ".png",  ".bmp",  ".pgm", ".ppm",
-                                      ".pnm", ".tif",  ".tiff", ".webp", ".jp2"};
-  const std::string ext = to_lower(path.extension().string());
-  return std::any_of(std::begin(kExtensions), std::end(kExtensions),
-                     [&](const char* e) { return ext == e; });
-}
-
-bool is_hidden(const fs::path& path) {
-  const std::string name = path.filename().string();
-  return name.empty() || name[0] == '.' || name.rfind("__", 0) == 0;
-}
 
 std::optional<Split> split_from_prefix(const std::string& file_name) {
   if (file_name.rfind("Training_", 0) == 0) return Split::kTrain;
@@ -99,7 +87,7 @@ ImageSet read_image_folder(const fs::path& root, const IngestOptions& options,
   std::vector<FolderItem> items;
   bool any_split_folder = false;
   for (const fs::path& split_dir : sorted_children(root)) {
-    if (is_hidden(split_dir) || !fs::is_directory(split_dir)) continue;
+    if (is_hidden_entry(split_dir) || !fs::is_directory(split_dir)) continue;
     const auto folder_split = split_from_name(split_dir.filename().string());
     if (!folder_split)
       throw InputError(split_dir.string() +
@@ -108,7 +96,7 @@ ImageSet read_image_folder(const fs::path& root, const IngestOptions& options,
                        root.string());
     any_split_folder = true;
     for (const fs::path& class_dir : sorted_children(split_dir)) {
-      if (is_hidden(class_dir)) continue;
+      if (is_hidden_entry(class_dir)) continue;
       if (!fs::is_directory(class_dir)) {
         ++report.ignored_files;
         continue;
@@ -121,8 +109,8 @@ ImageSet read_image_folder(const fs::path& root, const IngestOptions& options,
         continue;
       }
       for (const fs::path& file : sorted_children(class_dir)) {
-        if (is_hidden(file) || !fs::is_regular_file(file) || !is_image_extension(file)) {
-          if (!is_hidden(file)) ++report.ignored_files;
+        if (is_hidden_entry(file) || !fs::is_regular_file(file) || !has_image_extension(file)) {
+          if (!is_hidden_entry(file)) ++report.ignored_files;
           continue;
         }
         const auto prefix_split = split_from_prefix(file.filename().string());

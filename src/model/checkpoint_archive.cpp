@@ -7,7 +7,6 @@
 #include <vector>
 
 #include "common/error.hpp"
-#include "pipeline/augment.hpp"
 
 namespace fer {
 namespace {

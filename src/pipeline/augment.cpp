@@ -28,10 +28,6 @@ void gaussian_blur(const std::uint8_t* image48, double sigma, std::uint8_t* out4
 
 }  // namespace
 
-int model_input_size(const AugmentConfig& config) {
-  return config.crop_size > 0 ? config.crop_size : kImageSide;
-}
-
 void augment_for_training(const std::uint8_t* image48, const AugmentConfig& config, SplitMix64& rng,
                           float* out) {
   // Draw every parameter unconditionally so each sample uses the same number of

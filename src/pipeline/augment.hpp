@@ -11,9 +11,6 @@
 
 namespace fer {
 
-// Side of the images the model sees: crop_size, or 48 without cropping.
-int model_input_size(const AugmentConfig& config);
-
 // One augmented training image into out[size * size] (size = model_input_size):
 // one affine warp for scale (random resized crop), rotation, translation and flip
 // (edges reflected), a random crop when crop_size > 0, normalisation, then random

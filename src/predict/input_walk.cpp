@@ -14,11 +14,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-bool is_hidden(const fs::path& path) {
-  const std::string name = path.filename().string();
-  return !name.empty() && name[0] == '.';
-}
-
 // A relative path that stays below the current directory keeps its folders in the
 // annotation directory; anything else (absolute, "../x") keeps only its file name.
 fs::path annotation_name(const fs::path& path) {
@@ -60,7 +55,7 @@ class InputCollector {
       if (ec) break;
       const fs::path& path = it->path();
       const bool directory = it->is_directory(ec);
-      if (is_hidden(path) || (directory && is_excluded(path))) {
+      if (is_hidden_entry(path) || (directory && is_excluded(path))) {
         if (directory) it.disable_recursion_pending();
         continue;
       }
@@ -90,14 +85,6 @@ class InputCollector {
 };
 
 }  // namespace
-
-bool has_image_extension(const fs::path& path) {
-  static constexpr std::array<const char*, 21> kExtensions = {
-      ".bmp", ".dib", ".jpg", ".jpeg", ".jpe", ".jp2", ".png",  ".webp", ".pbm", ".pgm", ".ppm",
-      ".pxm", ".pnm", ".pfm", ".sr",   ".ras", ".tif", ".tiff", ".exr",  ".hdr", ".pic"};
-  const std::string extension = to_lower(path.extension().string());
-  return std::find(kExtensions.begin(), kExtensions.end(), extension) != kExtensions.end();
-}
 
 std::vector<std::string> read_path_list(std::istream& in) {
   std::vector<std::string> paths;

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "data/image_files.hpp"  // has_image_extension, is_hidden_entry: one rule with fer-shard
+
 namespace fer {
 
 struct InputImage {
@@ -26,11 +28,6 @@ struct InputSources {
   // second run does not classify the first run's copies.
   std::filesystem::path exclude_directory;
 };
-
-// The extensions OpenCV's image codecs read (.jpg, .png, .bmp, .webp, .tif, .pgm, ...),
-// case-insensitive. Only directory walks filter by it; files named explicitly are
-// always tried.
-bool has_image_extension(const std::filesystem::path& path);
 
 // Paths from a list: one per line, surrounding whitespace trimmed, blank lines and lines
 // starting with '#' skipped, relative paths taken from the current directory.

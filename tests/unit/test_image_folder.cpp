@@ -3,6 +3,7 @@
 #include <map>
 
 #include "common/error.hpp"
+#include "data/image_files.hpp"
 #include "data/image_folder.hpp"
 #include "test_support.hpp"
 
@@ -153,3 +154,15 @@ TEST(ImageFolder, UnknownClassFolderAndLayoutErrors) {
 
 }  // namespace
 }  // namespace fer
+
+// One rule for every folder walk (fer-shard's image folders, fer-predict's directories).
+TEST(ImageFiles, OneRuleForWhichEntriesAreImages) {
+  for (const char* name : {"a.jpg", "b.JPEG", "c.png", "d.webp", "e.tif", "f.pgm", "g.exr", "h.pic"})
+    EXPECT_TRUE(fer::has_image_extension(name)) << name;
+  for (const char* name : {"a.txt", "b.csv", "c", "d.jpg.part", "e.gif"})
+    EXPECT_FALSE(fer::has_image_extension(name)) << name;
+  for (const char* name : {".DS_Store", "._a.jpg", "__MACOSX", "__pycache__", "dir/.hidden.png"})
+    EXPECT_TRUE(fer::is_hidden_entry(name)) << name;
+  for (const char* name : {"a.jpg", "_a.jpg", "happy", "x__y.png"})
+    EXPECT_FALSE(fer::is_hidden_entry(name)) << name;
+}
