@@ -51,6 +51,9 @@ EmotionClassifier::EmotionClassifier(const fs::path& checkpoint, const Classifie
   state_->model = load_model(state_->checkpoint, checkpoint);
   state_->model->to(state_->device);
   state_->model->eval();
+  // CPU: the inference kernels (BatchNorm folded into the convolutions, ReLU fused,
+  // blocked activations); LibTorch's layers when this build or shape has none.
+  if (options.inference_kernels && state_->device.is_cpu()) state_->model->use_inference_kernels();
   state_->side = model_input_size(state_->checkpoint.config.augment);
 }
 

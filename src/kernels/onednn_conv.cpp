@@ -9,6 +9,8 @@
 #include <mutex>
 #include <stdexcept>
 #include <tuple>
+#include <utility>
+#include <vector>
 
 namespace fer::kernels {
 namespace {
@@ -162,7 +164,102 @@ dnnl::memory weights_as(const dnnl::memory::desc& wanted, const ConvPrimitives& 
   return converted;
 }
 
+// --- inference ---------------------------------------------------------------------
+
+struct InferencePrimitive {
+  dnnl::memory::desc source, destination, user_weights, bias;
+  dnnl::convolution_forward::primitive_desc desc;
+  dnnl::convolution_forward forward;
+};
+
+InferencePrimitive make_inference(const ConvShape& s) {
+  const dnnl::memory::dims source_dims{s.batch, s.in_channels, s.height, s.width};
+  const dnnl::memory::dims destination_dims{s.batch, s.out_channels, s.height, s.width};
+  const dnnl::memory::dims weight_dims{s.out_channels, s.in_channels, 3, 3};
+  InferencePrimitive p;
+  p.source = dnnl::memory::desc(source_dims, DataType::f32,
+                                s.in_channels % kChannelBlock == 0 ? Tag::nChw8c : Tag::nchw);
+  p.destination = dnnl::memory::desc(destination_dims, DataType::f32, Tag::nChw8c);
+  p.user_weights = dnnl::memory::desc(weight_dims, DataType::f32, Tag::oihw);
+  p.bias = dnnl::memory::desc({s.out_channels}, DataType::f32, Tag::x);
+  const dnnl::memory::desc any_weights(weight_dims, DataType::f32, Tag::any);
+  dnnl::post_ops relu;
+  dnnl::primitive_attr attributes;
+#if DNNL_VERSION_MAJOR >= 3
+  relu.append_eltwise(dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+  attributes.set_post_ops(relu);
+  p.desc = dnnl::convolution_forward::primitive_desc(
+      cpu_engine(), dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+      p.source, any_weights, p.bias, p.destination, kStrides, kPadding, kPadding, attributes);
+#else
+  relu.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+  attributes.set_post_ops(relu);
+  p.desc = dnnl::convolution_forward::primitive_desc(
+      dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
+                                      dnnl::algorithm::convolution_direct, p.source, any_weights,
+                                      p.bias, p.destination, kStrides, kPadding, kPadding),
+      attributes, cpu_engine());
+#endif
+  p.forward = dnnl::convolution_forward(p.desc);
+  return p;
+}
+
+const InferencePrimitive& inference_for(const ConvShape& shape) {
+  static std::mutex mutex;
+  static std::map<ConvShape, std::unique_ptr<InferencePrimitive>> cache;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto& slot = cache[shape];
+  if (!slot) slot = std::make_unique<InferencePrimitive>(make_inference(shape));
+  return *slot;
+}
+
 }  // namespace
+
+struct PreparedWeights::Slot {
+  std::mutex mutex;
+  // Reordered weights by the layout the primitive wants (the same for most shapes).
+  std::vector<std::pair<dnnl::memory::desc, at::Tensor>> layouts;
+};
+
+at::Tensor conv3x3_bias_relu_inference(const at::Tensor& input, const at::Tensor& weight,
+                                       const at::Tensor& bias, PreparedWeights& prepared) {
+  const ConvShape shape = shape_of(input, weight);
+  if (bias.numel() != shape.out_channels || !bias.is_contiguous() || bias.scalar_type() != at::kFloat)
+    throw std::invalid_argument("oneDNN inference convolution: bias must be [O] contiguous float");
+  const InferencePrimitive& p = inference_for(shape);
+  dnnl::stream stream(cpu_engine());
+  if (!prepared.slot) prepared.slot = std::make_shared<PreparedWeights::Slot>();
+  const dnnl::memory::desc wanted = p.desc.weights_desc();
+  at::Tensor weight_storage;
+  {
+    std::lock_guard<std::mutex> lock(prepared.slot->mutex);
+    for (const auto& [layout, storage] : prepared.slot->layouts)
+      if (layout == wanted) weight_storage = storage;
+    if (!weight_storage.defined()) {
+      const at::Tensor contiguous = weight.contiguous();
+      dnnl::memory user(p.user_weights, cpu_engine(), contiguous.data_ptr());
+      weight_storage = at::empty({static_cast<std::int64_t>(wanted.get_size() / sizeof(float))},
+                                 weight.options());
+      dnnl::memory converted(wanted, cpu_engine(), weight_storage.data_ptr());
+      dnnl::reorder(user, converted).execute(stream, user, converted);
+      stream.wait();
+      prepared.slot->layouts.emplace_back(wanted, weight_storage);
+    }
+  }
+  at::Tensor output = at::empty(
+      {shape.batch, shape.out_channels / kChannelBlock, shape.height, shape.width, kChannelBlock},
+      input.options());
+  dnnl::memory source(p.source, cpu_engine(), input.data_ptr());
+  dnnl::memory weights(wanted, cpu_engine(), weight_storage.data_ptr());
+  dnnl::memory bias_memory(p.bias, cpu_engine(), bias.data_ptr());
+  dnnl::memory destination(p.destination, cpu_engine(), output.data_ptr());
+  p.forward.execute(stream, {{DNNL_ARG_SRC, source},
+                             {DNNL_ARG_WEIGHTS, weights},
+                             {DNNL_ARG_BIAS, bias_memory},
+                             {DNNL_ARG_DST, destination}});
+  stream.wait();
+  return output;
+}
 
 std::int64_t activation_channels(const at::Tensor& activation) {
   return activation.dim() == 5 ? activation.size(1) * activation.size(4) : activation.size(1);

@@ -92,9 +92,25 @@ torch::Tensor FerNetImpl::fused_cnn_forward(const torch::Tensor& images) {
   return fer::kernels::fused_to_nchw(x);
 }
 
+bool FerNetImpl::use_inference_kernels() {
+  if (!fused_shape_ok_) return false;
+  std::vector<fer::kernels::InferenceCnn::Layers> stages;
+  for (Stage& stage : stages_) {
+    fer::kernels::InferenceCnn::Layers layers;
+    for (ConvLayer& layer : stage.layers) layers.emplace_back(layer.conv.get(), layer.norm.get());
+    stages.push_back(std::move(layers));
+  }
+  inference_ = std::make_shared<fer::kernels::InferenceCnn>(stages);
+  return true;
+}
+
 torch::Tensor FerNetImpl::forward(torch::Tensor images) {
-  torch::Tensor features =
-      fused_cpu_kernels_apply(images) ? fused_cnn_forward(images) : cnn_->forward(images);
+  const bool inference = inference_ && !is_training() && images.device().is_cpu() &&
+                         images.scalar_type() == torch::kFloat32 && images.dim() == 4 &&
+                         images.size(1) == 1;
+  torch::Tensor features = inference                         ? inference_->forward(images)
+                           : fused_cpu_kernels_apply(images) ? fused_cnn_forward(images)
+                                                             : cnn_->forward(images);
   torch::Tensor sequence = to_sequence(features).contiguous();
   torch::Tensor steps =
       lstm_ ? std::get<0>(lstm_->forward(sequence)) : std::get<0>(gru_->forward(sequence));

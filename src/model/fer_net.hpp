@@ -8,6 +8,10 @@
 
 #include "config/train_config.hpp"
 
+namespace fer::kernels {
+class InferenceCnn;
+}
+
 namespace fer {
 
 class FerNetImpl : public torch::nn::Module {
@@ -25,6 +29,14 @@ class FerNetImpl : public torch::nn::Module {
   // Whether this build and this model's shape allow the fused path at all.
   bool fused_cpu_kernels_possible() const { return fused_shape_ok_; }
   bool fused_cpu_kernels_apply(const torch::Tensor& images) const;
+
+  // Inference on CPU: each BatchNorm folded into its convolution, the CNN stages on the
+  // inference kernels (kernels/fused_cnn.hpp InferenceCnn; logits equal LibTorch's
+  // layers' within 1e-5, tested). For a model that no longer changes, such as a loaded
+  // checkpoint: the values are copied now, and only evaluation mode uses them. False
+  // (nothing changes) when this build or this model's shape cannot.
+  bool use_inference_kernels();
+  void drop_inference_kernels() { inference_.reset(); }
 
   // Sequence length and per-step feature size the RNN sees for this input size.
   std::int64_t sequence_length() const { return sequence_length_; }
@@ -45,6 +57,7 @@ class FerNetImpl : public torch::nn::Module {
   std::vector<Stage> stages_;
   bool fused_shape_ok_ = false;
   bool fused_cpu_kernels_ = false;
+  std::shared_ptr<fer::kernels::InferenceCnn> inference_;
 
   ModelConfig config_;
   torch::nn::Sequential cnn_{nullptr};

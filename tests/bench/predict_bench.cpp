@@ -100,16 +100,20 @@ int main(int argc, char** argv) {
   app.add_option("--blas-threads", blas_threads, "OpenBLAS threads (fer-predict: 1)");
   app.add_option("--batch", batch);
   app.add_option("--passes", passes);
+  bool aten = false;
+  app.add_flag("--aten", aten, "LibTorch's layers instead of the inference kernels (the reference)");
   CLI11_PARSE(app, argc, argv);
 
   return fer::run_tool("fer-bench-predict", [&] {
     fer::ClassifierOptions classifier_options;
     classifier_options.threads = threads;
+    classifier_options.inference_kernels = !aten;
     fer::configure_cpu_threads(threads > 0 ? threads : cv::getNumberOfCPUs(), blas_threads);
     const fer::EmotionClassifier model(checkpoint, classifier_options);
     std::printf("model %s, %s, %d thread(s)\n", model.describe().c_str(), model.device().c_str(),
                 threads > 0 ? threads : cv::getNumThreads());
-    std::printf("OpenBLAS threads: %d\n", blas_threads);
+    std::printf("OpenBLAS threads: %d; CNN on %s\n", blas_threads,
+                aten ? "LibTorch's layers (--aten)" : "the inference kernels");
 
     forward_only(model, 1, repeat);
     forward_only(model, batch, std::max(3, repeat / 20));

@@ -100,6 +100,54 @@ TEST(FerNet, TooManyStagesForTheInputIsAClearError) {
   EXPECT_THROW(FerNet(config, 48), std::invalid_argument);
 }
 
+// The inference kernels (BatchNorm folded into the convolutions, ReLU fused, blocked
+// activations) compute LibTorch's layers' function: logits within 1e-5, for the bench
+// preset's shape and a small one, batch sizes 1 to 64, BatchNorm statistics and affine
+// parameters far from their initial values (so the folding is exercised).
+TEST(FerNet, InferenceKernelsEqualLibTorchLayers) {
+  torch::manual_seed(11);
+  for (const std::vector<int>& channels : {std::vector<int>{8, 16, 32}, std::vector<int>{32, 64, 128}}) {
+    ModelConfig config;
+    config.channels = channels;
+    config.convs_per_stage = 2;
+    FerNet model(config, 48);
+    if (!model->fused_cpu_kernels_possible()) GTEST_SKIP() << "built without oneDNN";
+    {
+      torch::NoGradGuard no_grad;
+      for (auto& buffer : model->named_buffers()) {
+        if (buffer.key().find("running_mean") != std::string::npos) buffer.value().normal_(0, 0.3);
+        if (buffer.key().find("running_var") != std::string::npos) buffer.value().uniform_(0.2, 3.0);
+      }
+      for (auto& parameter : model->named_parameters()) {
+        const std::string& name = parameter.key();
+        if (name.find("cnn") != std::string::npos && parameter.value().dim() == 1)
+          parameter.value().uniform_(0.5, 1.5);  // BatchNorm gamma and beta
+      }
+    }
+    model->eval();
+    for (std::int64_t batch : {1, 5, 64}) {
+      const torch::Tensor images = torch::randn({batch, 1, 48, 48});
+      torch::Tensor reference, fast;
+      {
+        torch::NoGradGuard no_grad;
+        model->drop_inference_kernels();
+        reference = model->forward(images);
+        ASSERT_TRUE(model->use_inference_kernels());
+        fast = model->forward(images);
+      }
+      const double difference = (fast - reference).abs().max().item<double>();
+      std::printf("channels %d, batch %ld: largest logit difference %.2e\n", channels[0],
+                  static_cast<long>(batch), difference);
+      EXPECT_LT(difference, 1e-5) << "channels " << channels[0] << ", batch " << batch
+                                  << ", logits up to " << reference.abs().max().item<double>();
+      EXPECT_GT(reference.abs().max().item<double>(), 1e-3);  // not a vacuous comparison
+    }
+    // Training mode never uses them (the folded copy would be stale).
+    model->train();
+    EXPECT_FALSE(model->fused_cpu_kernels_apply(torch::randn({2, 1, 48, 48})));
+  }
+}
+
 TEST(FerNet, TinyModelOverfitsASmallBatch) {
   torch::manual_seed(1);
   const TrainConfig config = preset("tiny");
