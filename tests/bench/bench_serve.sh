@@ -78,7 +78,7 @@ start
 load "warm-up" 8 face48.png "?detect=0" 3 >/dev/null
 for conns in 1 8 32; do load "48x48 faces (?detect=0), micro-batching" "$conns" face48.png "?detect=0"; done
 load "640x480 photos, Haar detection" 8 photo.png ""
-curl -s "${url}metrics" | awk '/^fer_serve_batch_faces_(sum|count)/ {v[$1] = $2} END {
+python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())' "${url}metrics" | awk '/^fer_serve_batch_faces_(sum|count)/ {v[$1] = $2} END {
   printf "  faces per forward pass, mean over the run: %.1f\n", v["fer_serve_batch_faces_sum"] / v["fer_serve_batch_faces_count"]}'
 stop
 
@@ -91,7 +91,7 @@ echo "memory over $requests single-face requests (32 connections):"
 start
 load "warm-up" 32 face48.png "?detect=0" 3 >/dev/null
 before=$(rss_mib)
-rate=$(curl -s "${url}metrics" >/dev/null; FER_BODY=face48.png wrk -t2 -c32 -d3s -s post.lua "${url}v1/predict?detect=0" | awk '/^RESULT/ {print $4}')
+rate=$(FER_BODY=face48.png wrk -t2 -c32 -d3s -s post.lua "${url}v1/predict?detect=0" | awk '/^RESULT/ {print $4}')
 duration=$(python3 -c "import math; print(max(5, math.ceil($requests / max($rate, 1))))")
 load "48x48 faces" 32 face48.png "?detect=0" "$duration"
 after=$(rss_mib)

@@ -110,12 +110,21 @@ log="$WORK/logs/serve-$serve_job.out"
 for _ in $(seq 600); do grep -q "^fer-serve: serving" "$log" 2>/dev/null && break; sleep 0.1; done
 grep -q "^fer-serve: serving .*slurm-budget.* on http://0.0.0.0:$serve_port/.*token required" "$log" ||
   fail_job "the serve job did not start serving within 60 s"
-health=$(curl -s "http://127.0.0.1:$serve_port/healthz")
-case "$health" in *'"status":"ok"'*'"run":"slurm-budget"'*) ;; *) fail_job "healthz: $health" ;; esac
-[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$serve_port/v1/model")" = 401 ] ||
-  fail_job "the serve job answered without its token"
-[ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $(cat serve.token)" \
-  "http://127.0.0.1:$serve_port/v1/model")" = 200 ] || fail_job "the serve job refused its token"
+# http_get PATH [TOKEN] : "STATUS BODY" of a GET to the serve job (Python's standard
+# library: curl is not among the packages the tests install).
+http_get() {
+  python3 - "http://127.0.0.1:$serve_port$1" "${2:-}" <<'PY'
+import sys, urllib.request, urllib.error
+req = urllib.request.Request(sys.argv[1], headers={"Authorization": "Bearer " + sys.argv[2]} if sys.argv[2] else {})
+try:
+    with urllib.request.urlopen(req, timeout=30) as r: print(r.status, r.read().decode())
+except urllib.error.HTTPError as e: print(e.code, e.read().decode())
+PY
+}
+health=$(http_get /healthz)
+case "$health" in "200 "*'"status":"ok"'*'"run":"slurm-budget"'*) ;; *) fail_job "healthz: $health" ;; esac
+[ "$(http_get /v1/model | cut -d' ' -f1)" = 401 ] || fail_job "the serve job answered without its token"
+[ "$(http_get /v1/model "$(cat serve.token)" | cut -d' ' -f1)" = 200 ] || fail_job "the serve job refused its token"
 scancel "$serve_job"
 for _ in $(seq 300); do grep -q "stopped by SIGTERM" "$log" && break; sleep 0.1; done
 grep -q "fer-serve: stopped by SIGTERM" "$log" || fail_job "scancel did not stop fer-serve cleanly"
