@@ -30,6 +30,23 @@ std::string braces(const std::string& labels) {
   return labels.empty() ? "" : "{" + labels + "}";
 }
 
+// One metric family's # HELP and # TYPE lines.
+void family(std::string& out, const char* name, const char* type, const char* help) {
+  out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+}
+
+// A family with a single unlabelled sample.
+void single(std::string& out, const char* name, const char* type, const char* help,
+            const std::string& value) {
+  family(out, name, type, help);
+  out += std::string(name) + " " + value + "\n";
+}
+
+void histogram(std::string& out, const char* name, const char* help, const Histogram& h) {
+  family(out, name, "histogram", help);
+  h.render(out, name);
+}
+
 }  // namespace
 
 Histogram::Histogram(std::vector<double> bounds)
@@ -104,52 +121,36 @@ std::string ServeMetrics::prometheus_text() const {
   std::string out;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    out += "# HELP fer_serve_requests_total HTTP requests answered, by route and status code.\n";
-    out += "# TYPE fer_serve_requests_total counter\n";
+    family(out, "fer_serve_requests_total", "counter",
+           "HTTP requests answered, by route and status code.");
     for (const auto& [key, count] : requests_)
       out += "fer_serve_requests_total{route=\"" + http::prometheus_label(key.first) + "\",code=\"" +
              std::to_string(key.second) + "\"} " + std::to_string(count) + "\n";
-    out += "# HELP fer_serve_model_info The model being served (value 1).\n";
-    out += "# TYPE fer_serve_model_info gauge\n";
+    family(out, "fer_serve_model_info", "gauge", "The model being served (value 1).");
     out += "fer_serve_model_info{run=\"" + http::prometheus_label(model_.run) + "\",file=\"" +
            http::prometheus_label(model_.file) + "\",epoch=\"" + std::to_string(model_.epoch) +
            "\",sha256=\"" + http::prometheus_label(model_.sha256) + "\"} 1\n";
-    out += "# HELP fer_serve_model_epoch The served checkpoint's epoch.\n";
-    out += "# TYPE fer_serve_model_epoch gauge\n";
-    out += "fer_serve_model_epoch " + std::to_string(model_.epoch) + "\n";
-    out += "# HELP fer_serve_model_reloads_total Models swapped in while serving.\n";
-    out += "# TYPE fer_serve_model_reloads_total counter\n";
-    out += "fer_serve_model_reloads_total " + std::to_string(reloads_) + "\n";
-    out += "# HELP fer_serve_model_reload_failures_total Checkpoints that could not be loaded "
-           "(the previous model stayed).\n";
-    out += "# TYPE fer_serve_model_reload_failures_total counter\n";
-    out += "fer_serve_model_reload_failures_total " + std::to_string(reload_failures_) + "\n";
+    single(out, "fer_serve_model_epoch", "gauge", "The served checkpoint's epoch.",
+           std::to_string(model_.epoch));
+    single(out, "fer_serve_model_reloads_total", "counter", "Models swapped in while serving.",
+           std::to_string(reloads_));
+    single(out, "fer_serve_model_reload_failures_total", "counter",
+           "Checkpoints that could not be loaded (the previous model stayed).",
+           std::to_string(reload_failures_));
   }
-  out += "# HELP fer_serve_request_seconds Time from a whole request read to its answer "
-         "(POST /v1/predict).\n";
-  out += "# TYPE fer_serve_request_seconds histogram\n";
-  latency_.render(out, "fer_serve_request_seconds");
-  out += "# HELP fer_serve_batch_faces Faces per forward pass.\n";
-  out += "# TYPE fer_serve_batch_faces histogram\n";
-  batch_faces_.render(out, "fer_serve_batch_faces");
-  out += "# HELP fer_serve_batch_requests Requests sharing one forward pass.\n";
-  out += "# TYPE fer_serve_batch_requests histogram\n";
-  batch_requests_.render(out, "fer_serve_batch_requests");
-  out += "# HELP fer_serve_forward_seconds Time of one batched forward pass.\n";
-  out += "# TYPE fer_serve_forward_seconds histogram\n";
-  forward_.render(out, "fer_serve_forward_seconds");
-  out += "# HELP fer_serve_in_flight Requests being answered now.\n";
-  out += "# TYPE fer_serve_in_flight gauge\n";
-  out += "fer_serve_in_flight " + std::to_string(in_flight.load()) + "\n";
-  out += "# HELP fer_serve_queued_faces Faces waiting for a forward pass.\n";
-  out += "# TYPE fer_serve_queued_faces gauge\n";
-  out += "fer_serve_queued_faces " + std::to_string(queued_faces.load()) + "\n";
-  out += "# HELP fer_serve_rejected_busy_total Requests refused with 503 at the concurrency cap.\n";
-  out += "# TYPE fer_serve_rejected_busy_total counter\n";
-  out += "fer_serve_rejected_busy_total " + std::to_string(rejected_busy.load()) + "\n";
-  out += "# HELP fer_serve_start_time_seconds Unix time the server started.\n";
-  out += "# TYPE fer_serve_start_time_seconds gauge\n";
-  out += "fer_serve_start_time_seconds " + number(started_) + "\n";
+  histogram(out, "fer_serve_request_seconds",
+            "Time from a whole request read to its answer (POST /v1/predict).", latency_);
+  histogram(out, "fer_serve_batch_faces", "Faces per forward pass.", batch_faces_);
+  histogram(out, "fer_serve_batch_requests", "Requests sharing one forward pass.", batch_requests_);
+  histogram(out, "fer_serve_forward_seconds", "Time of one batched forward pass.", forward_);
+  single(out, "fer_serve_in_flight", "gauge", "Requests being answered now.",
+         std::to_string(in_flight.load()));
+  single(out, "fer_serve_queued_faces", "gauge", "Faces waiting for a forward pass.",
+         std::to_string(queued_faces.load()));
+  single(out, "fer_serve_rejected_busy_total", "counter",
+         "Requests refused with 503 at the concurrency cap.", std::to_string(rejected_busy.load()));
+  single(out, "fer_serve_start_time_seconds", "gauge", "Unix time the server started.",
+         number(started_));
   return out;
 }
 
