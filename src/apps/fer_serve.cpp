@@ -50,7 +50,8 @@ int main(int argc, char** argv) {
                  "best | latest (newest run's) | run directory or name (its best.pt, followed) | "
                  ".pt file");
   app.add_option("--checkpoints-dir", checkpoints_dir, "Where runs live (for best, latest, names)");
-  app.add_option("--listen", listen, "Address to listen on (default 127.0.0.1; any other needs a token)");
+  app.add_option("--listen", listen,
+                 "Address to listen on (default 127.0.0.1; any other needs a token)");
   app.add_option("--port", port, "TCP port (default 8080; 0: any free port, printed)")
       ->check(CLI::Range(0, 65535));
   app.add_option("--token-file", token_file,
@@ -71,7 +72,8 @@ int main(int argc, char** argv) {
   app.add_option("--max-concurrent", service.max_concurrent,
                  "Requests answered at once; more get 503 + Retry-After (default 64)")
       ->check(fer::cli::above(0));
-  app.add_option("--max-body-mb", max_body_mb, "Largest request body in MiB (default 16); more: 413")
+  app.add_option("--max-body-mb", max_body_mb,
+                 "Largest request body in MiB (default 16); more: 413")
       ->check(fer::cli::between(0.001, 1024));
   app.add_option("--reload-seconds", reload_seconds,
                  "How often to look for a new best.pt (default 1; 0: never reload)")
@@ -178,11 +180,12 @@ int main(int argc, char** argv) {
     models.start();
     const std::string host = endpoint.address().is_v6() ? "[" + listen + "]" : listen;
     // The port line is what scripts wait for (with --port 0 it is the only way to know).
-    std::printf("fer-serve: serving %s on http://%s:%u/ (%d HTTP thread%s, %d network thread%s, "
-                "batches of up to %zu faces within %.3g ms%s)\n",
-                models.current()->description.c_str(), host.c_str(), server.port(), http_threads,
-                http_threads == 1 ? "" : "s", torch_threads, torch_threads == 1 ? "" : "s",
-                max_batch, max_wait_ms, token.empty() ? "" : "; token required");
+    std::printf(
+        "fer-serve: serving %s on http://%s:%u/ (%d HTTP thread%s, %d network thread%s, "
+        "batches of up to %zu faces within %.3g ms%s)\n",
+        models.current()->description.c_str(), host.c_str(), server.port(), http_threads,
+        http_threads == 1 ? "" : "s", torch_threads, torch_threads == 1 ? "" : "s", max_batch,
+        max_wait_ms, token.empty() ? "" : "; token required");
     std::fflush(stdout);
 
     std::vector<std::thread> pool;

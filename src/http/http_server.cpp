@@ -46,8 +46,7 @@ Response error_response(const Site& site, Status status, const std::string& reas
     res.keep_alive(false);
     return res;
   }
-  return make_response(req, status, site.options.name, "text/plain; charset=utf-8",
-                       reason + "\n");
+  return make_response(req, status, site.options.name, "text/plain; charset=utf-8", reason + "\n");
 }
 
 // One client connection: read a request, hand it to the site, write the answer, repeat
@@ -92,9 +91,9 @@ class Session : public std::enable_shared_from_this<Session> {
       return;
     }
     if (ec == beast_http::error::body_limit) {
-      write(error_response(*site_, Status::payload_too_large,
-                           "request body larger than " +
-                               std::to_string(site_->options.body_limit) + " bytes"));
+      write(error_response(
+          *site_, Status::payload_too_large,
+          "request body larger than " + std::to_string(site_->options.body_limit) + " bytes"));
       return;
     }
     if (ec == beast_http::error::header_limit) {
@@ -102,7 +101,8 @@ class Session : public std::enable_shared_from_this<Session> {
                            "request headers too large"));
       return;
     }
-    if (ec && ec.category() == beast_http::make_error_code(beast_http::error::bad_target).category()) {
+    if (ec &&
+        ec.category() == beast_http::make_error_code(beast_http::error::bad_target).category()) {
       write(error_response(*site_, Status::bad_request, "bad request: " + ec.message()));
       return;
     }
@@ -111,8 +111,8 @@ class Session : public std::enable_shared_from_this<Session> {
     request_ = parser_->release();
     stream_.expires_never();  // the site may take its time; our write has its deadline
     // The site may answer from any thread: the write goes back onto our strand.
-    auto respond = [self = shared_from_this(), answered = std::make_shared<std::atomic<bool>>(false)](
-                       Response res) {
+    auto respond = [self = shared_from_this(),
+                    answered = std::make_shared<std::atomic<bool>>(false)](Response res) {
       if (answered->exchange(true)) return;  // exactly once
       asio::post(self->stream_.get_executor(),
                  [self, res = std::move(res)]() mutable { self->write(std::move(res)); });
@@ -121,7 +121,8 @@ class Session : public std::enable_shared_from_this<Session> {
       site_->handler(request_, std::move(respond));
     } catch (const std::exception& e) {
       write(make_response(request_, Status::internal_server_error, site_->options.name,
-                          "text/plain; charset=utf-8", std::string("internal error: ") + e.what() + "\n"));
+                          "text/plain; charset=utf-8",
+                          std::string("internal error: ") + e.what() + "\n"));
     }
   }
 
@@ -196,10 +197,10 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   void start_accept() {
     // Each connection gets its own strand: handlers of one connection never overlap,
     // while connections run in parallel when the io_context has several threads.
-    acceptor.async_accept(asio::make_strand(io), [self = shared_from_this()](
-                                                     beast::error_code ec, tcp::socket socket) {
-      self->on_accept(ec, std::move(socket));
-    });
+    acceptor.async_accept(asio::make_strand(io),
+                          [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
+                            self->on_accept(ec, std::move(socket));
+                          });
   }
 
   void on_accept(beast::error_code ec, tcp::socket socket) {
@@ -278,8 +279,10 @@ std::string describe(const tcp::endpoint& endpoint) {
 Response make_response(const Request& req, Status status, std::string_view server_name,
                        std::string_view content_type, std::string body) {
   Response res{status, req.version()};
-  res.set(beast_http::field::server, boost::beast::string_view(server_name.data(), server_name.size()));
-  res.set(beast_http::field::content_type, boost::beast::string_view(content_type.data(), content_type.size()));
+  res.set(beast_http::field::server,
+          boost::beast::string_view(server_name.data(), server_name.size()));
+  res.set(beast_http::field::content_type,
+          boost::beast::string_view(content_type.data(), content_type.size()));
   // Our answers are live figures and predictions: no browser or proxy keeps a copy.
   res.set(beast_http::field::cache_control, "no-store");
   res.set("X-Content-Type-Options", "nosniff");

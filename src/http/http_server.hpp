@@ -34,8 +34,8 @@ using Handler = std::function<void(const Request&, Respond)>;
 using ErrorPage = std::function<Response(const Request&, Status, const std::string& reason)>;
 
 struct ServerOptions {
-  std::string name = "fer";      // the Server header ("fer-serve/0.1.0")
-  std::string what = "server";   // in error messages ("status page")
+  std::string name = "fer";     // the Server header ("fer-serve/0.1.0")
+  std::string what = "server";  // in error messages ("status page")
   std::uint64_t body_limit = 8 * 1024;
   std::uint32_t header_limit = 8 * 1024;
   std::size_t max_sessions = 256;

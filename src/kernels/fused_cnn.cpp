@@ -112,10 +112,12 @@ InferenceCnn::InferenceCnn(const std::vector<Layers>& stages) {
     for (const auto& [conv, norm] : layers) {
       if (conv->options.bias() || !norm->options.affine() || !norm->options.track_running_stats())
         throw std::invalid_argument(
-            "inference kernels: need conv without bias and affine BatchNorm with running statistics");
+            "inference kernels: need conv without bias and affine BatchNorm with running "
+            "statistics");
       // In double, so that folding adds no rounding of its own beyond the final float.
       const torch::Tensor scale =
-          norm->weight.to(torch::kDouble) / (norm->running_var.to(torch::kDouble) + norm->options.eps()).sqrt();
+          norm->weight.to(torch::kDouble) /
+          (norm->running_var.to(torch::kDouble) + norm->options.eps()).sqrt();
       Layer layer;
       layer.weight = (conv->weight.to(torch::kDouble) * scale.view({-1, 1, 1, 1}))
                          .to(torch::kFloat)
@@ -133,7 +135,8 @@ torch::Tensor InferenceCnn::forward(const torch::Tensor& images) {
   torch::NoGradGuard no_grad;
   torch::Tensor x = images.contiguous();
   for (std::vector<Layer>& stage : stages_) {
-    for (Layer& layer : stage) x = conv3x3_bias_relu_inference(x, layer.weight, layer.bias, layer.prepared);
+    for (Layer& layer : stage)
+      x = conv3x3_bias_relu_inference(x, layer.weight, layer.bias, layer.prepared);
     x = max_pool2x2_forward(x, at::Tensor()).output;
   }
   return blocked_to_nchw(x);

@@ -224,7 +224,8 @@ struct PreparedWeights::Slot {
 at::Tensor conv3x3_bias_relu_inference(const at::Tensor& input, const at::Tensor& weight,
                                        const at::Tensor& bias, PreparedWeights& prepared) {
   const ConvShape shape = shape_of(input, weight);
-  if (bias.numel() != shape.out_channels || !bias.is_contiguous() || bias.scalar_type() != at::kFloat)
+  if (bias.numel() != shape.out_channels || !bias.is_contiguous() ||
+      bias.scalar_type() != at::kFloat)
     throw std::invalid_argument("oneDNN inference convolution: bias must be [O] contiguous float");
   const InferencePrimitive& p = inference_for(shape);
   dnnl::stream stream(cpu_engine());

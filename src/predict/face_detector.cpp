@@ -65,7 +65,8 @@ std::vector<cv::Rect> FaceDetector::detect(const cv::Mat& gray) {
                                           options_.scale_factor, options_.min_neighbors, 0,
                                           cv::Size(min_side, min_side), cv::Size(), true);
     for (std::size_t i = 0; i < weighed.size(); ++i)
-      if (i < weights.size() && weights[i] >= options_.min_level_weight) boxes.push_back(weighed[i]);
+      if (i < weights.size() && weights[i] >= options_.min_level_weight)
+        boxes.push_back(weighed[i]);
   } else {
     cascade_->classifier.detectMultiScale(cascade_->equalized, boxes, options_.scale_factor,
                                           options_.min_neighbors, 0, cv::Size(min_side, min_side));

@@ -4,8 +4,8 @@
 // when none is found). fer-predict and fer-serve both use it, so the same photo gives
 // the same faces, crops and predictions in both.
 
-#include <opencv2/core.hpp>
 #include <memory>
+#include <opencv2/core.hpp>
 #include <vector>
 
 #include "predict/face_detector.hpp"

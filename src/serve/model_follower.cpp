@@ -65,8 +65,8 @@ std::shared_ptr<const ServedModel> ModelFollower::current() const {
 }
 
 ModelFollower::Identity ModelFollower::identify() const {
-  const fs::path resolved = runs::resolve_checkpoint(options_.checkpoint, options_.checkpoints_dir,
-                                                     runs::Pointer::kBest);
+  const fs::path resolved =
+      runs::resolve_checkpoint(options_.checkpoint, options_.checkpoints_dir, runs::Pointer::kBest);
   Identity identity;
   identity.file = fs::canonical(resolved);  // follows best.pt to the epoch file
   identity.modified = fs::last_write_time(identity.file);

@@ -27,8 +27,8 @@ struct FollowOptions {
   std::string checkpoint = "best";  // as fer-predict --checkpoint
   std::filesystem::path checkpoints_dir = "checkpoints";
   ClassifierOptions classifier;
-  int batch_size = 64;                       // faces per forward pass inside the model
-  std::chrono::milliseconds poll{1000};      // 0: load once, never reload
+  int batch_size = 64;                   // faces per forward pass inside the model
+  std::chrono::milliseconds poll{1000};  // 0: load once, never reload
 };
 
 // A loaded checkpoint as a ServedModel (EmotionClassifier + batched face classifier).

@@ -1,7 +1,7 @@
 #include "serve/predict_service.hpp"
 
-#include <chrono>
 #include <charconv>
+#include <chrono>
 #include <nlohmann/json.hpp>
 
 #include "common/embedded_file.hpp"
@@ -41,8 +41,8 @@ ordered_json model_json(const ServedModel& model) {
   return out;
 }
 
-http::Response json_response(const http::Request& req, http::Status status, const ordered_json& body,
-                             const std::string& server_name) {
+http::Response json_response(const http::Request& req, http::Status status,
+                             const ordered_json& body, const std::string& server_name) {
   return http::make_response(req, status, server_name, "application/json",
                              body.dump(-1, ' ', false, ordered_json::error_handler_t::replace));
 }
@@ -54,8 +54,9 @@ int int_parameter(std::string_view target, std::string_view name, int fallback, 
   int value = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc() || end != text.data() + text.size() || value < low || value > high)
-    throw RequestError(400, std::string(name) + "=" + std::string(text) + ": expected a whole number from " +
-                                std::to_string(low) + " to " + std::to_string(high));
+    throw RequestError(400, std::string(name) + "=" + std::string(text) +
+                                ": expected a whole number from " + std::to_string(low) + " to " +
+                                std::to_string(high));
   return value;
 }
 
@@ -71,7 +72,10 @@ http::Response json_error(const http::Request& req, http::Status status, const s
 
 PredictService::PredictService(ServiceOptions options, MicroBatcher& batcher, ModelSource models,
                                ServeMetrics& metrics)
-    : options_(std::move(options)), batcher_(batcher), models_(std::move(models)), metrics_(metrics) {
+    : options_(std::move(options)),
+      batcher_(batcher),
+      models_(std::move(models)),
+      metrics_(metrics) {
   give_back(take_finder());  // a missing cascade fails here, not on the first request
 }
 
@@ -100,10 +104,10 @@ void PredictService::handle(const http::Request& req, http::Respond respond) {
   const std::string path(http::path_of(target));
   const std::string& name = options_.server_name;
   // Every answer goes through here: counted by route and code, timed.
-  const std::string route = path == "/v1/predict" || path == "/v1/model" || path == "/healthz" ||
-                                    path == "/metrics"
-                                ? path
-                                : "other";
+  const std::string route =
+      path == "/v1/predict" || path == "/v1/model" || path == "/healthz" || path == "/metrics"
+          ? path
+          : "other";
   auto answer = [this, respond = std::move(respond), route, started](http::Response res) {
     metrics_.record_request(route, static_cast<int>(res.result_int()), now() - started);
     respond(std::move(res));
@@ -136,9 +140,9 @@ void PredictService::handle(const http::Request& req, http::Respond respond) {
                                       std::string(page->content)));
   }
   if (!http::authorised(req, options_.token)) {
-    auto res = json_error(req, http::Status::unauthorized,
-                          "this server needs its token (Authorization: Bearer TOKEN, or ?token=TOKEN)",
-                          name);
+    auto res = json_error(
+        req, http::Status::unauthorized,
+        "this server needs its token (Authorization: Bearer TOKEN, or ?token=TOKEN)", name);
     res.set(beast_http::field::www_authenticate, "Bearer");
     return answer(std::move(res));
   }
@@ -149,7 +153,8 @@ void PredictService::handle(const http::Request& req, http::Respond respond) {
   if (path == "/v1/model") {
     if (!get) return wrong_method("GET, HEAD");
     const auto model = models_();
-    if (!model) return answer(json_error(req, http::Status::service_unavailable, "no model loaded", name));
+    if (!model)
+      return answer(json_error(req, http::Status::service_unavailable, "no model loaded", name));
     return answer(json_response(req, http::Status::ok, model_json(*model), name));
   }
   if (path == "/metrics") {
@@ -158,9 +163,9 @@ void PredictService::handle(const http::Request& req, http::Respond respond) {
                                       "text/plain; version=0.0.4; charset=utf-8",
                                       metrics_.prometheus_text()));
   }
-  answer(json_error(req, http::Status::not_found,
-                    "not found: " + path + " (POST /v1/predict; GET /, /v1/model, /healthz, /metrics)",
-                    name));
+  answer(json_error(
+      req, http::Status::not_found,
+      "not found: " + path + " (POST /v1/predict; GET /, /v1/model, /healthz, /metrics)", name));
 }
 
 void PredictService::predict(const http::Request& req, http::Respond answer) {
@@ -220,7 +225,8 @@ void PredictService::predict(const http::Request& req, http::Respond answer) {
   } catch (const RequestError& e) {
     return release(answer, json_error(req, static_cast<http::Status>(e.status()), e.what(), name));
   } catch (const cv::Exception& e) {
-    return release(answer, json_error(req, http::Status::bad_request, "image: OpenCV: " + e.err, name));
+    return release(answer,
+                   json_error(req, http::Status::bad_request, "image: OpenCV: " + e.err, name));
   } catch (const std::bad_alloc&) {
     return release(answer, json_error(req, http::Status::payload_too_large,
                                       "image: out of memory while decoding", name));
@@ -232,7 +238,8 @@ void PredictService::predict(const http::Request& req, http::Respond answer) {
   request->version(req.version());
   request->keep_alive(req.keep_alive());
   request->method(req.method());
-  auto finish = [release, respond, request, image, detect, top_k, name](BatchResult result) mutable {
+  auto finish = [release, respond, request, image, detect, top_k,
+                 name](BatchResult result) mutable {
     if (!result.error.empty()) {
       auto res = json_error(*request, http::Status::service_unavailable, result.error, name);
       res.set(beast_http::field::retry_after, "1");

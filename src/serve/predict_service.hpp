@@ -35,11 +35,11 @@
 namespace fer::serve {
 
 struct ServiceOptions {
-  FaceFinderOptions faces;      // detection on by default (?detect=0 turns it off)
-  ImageLimits limits;           // pixel and dimension caps, as fer-predict's
-  int top_k = 3;                // "top" entries per face unless ?top_k= says otherwise
+  FaceFinderOptions faces;          // detection on by default (?detect=0 turns it off)
+  ImageLimits limits;               // pixel and dimension caps, as fer-predict's
+  int top_k = 3;                    // "top" entries per face unless ?top_k= says otherwise
   std::size_t max_concurrent = 64;  // requests being answered at once; beyond: 503
-  std::string token;            // empty: none needed (loopback)
+  std::string token;                // empty: none needed (loopback)
   std::string server_name = "fer-serve";
 };
 

@@ -104,7 +104,8 @@ std::string_view multipart_image(std::string_view content_type, std::string_view
   if (chosen == nullptr)
     throw RequestError(400, parts == 0 ? "multipart body without a part"
                                        : "multipart body: no part named \"image\" and no file part "
-                                         "among " + std::to_string(parts));
+                                         "among " +
+                                             std::to_string(parts));
   if (chosen->data.empty()) throw RequestError(400, "the image part is empty");
   return chosen->data;
 }
@@ -137,8 +138,7 @@ std::string header_parameter(std::string_view value, std::string_view name) {
       consumed = end == std::string_view::npos ? raw.size() : end;
     }
     if (key == wanted) return parsed;
-    const std::size_t next_base =
-        static_cast<std::size_t>(raw.data() - value.data()) + consumed;
+    const std::size_t next_base = static_cast<std::size_t>(raw.data() - value.data()) + consumed;
     position = value.find(';', next_base);
   }
   return "";

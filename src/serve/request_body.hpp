@@ -1,9 +1,9 @@
 #pragma once
 // The image in a POST /v1/predict body: the body itself (Content-Type image/*,
-// application/octet-stream, none, or curl's default application/x-www-form-urlencoded), or one part of a multipart/form-data body (the
-// part named "image", else the first part with a file name, else the only part).
-// Standard library only, so the fuzz target (tests/serve/fuzz_request_body.cpp) builds
-// it with clang alone. Nothing is copied: the result points into the body.
+// application/octet-stream, none, or curl's default application/x-www-form-urlencoded), or one part
+// of a multipart/form-data body (the part named "image", else the first part with a file name, else
+// the only part). Standard library only, so the fuzz target (tests/serve/fuzz_request_body.cpp)
+// builds it with clang alone. Nothing is copied: the result points into the body.
 
 #include <stdexcept>
 #include <string>

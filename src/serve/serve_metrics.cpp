@@ -124,8 +124,8 @@ std::string ServeMetrics::prometheus_text() const {
     family(out, "fer_serve_requests_total", "counter",
            "HTTP requests answered, by route and status code.");
     for (const auto& [key, count] : requests_)
-      out += "fer_serve_requests_total{route=\"" + http::prometheus_label(key.first) + "\",code=\"" +
-             std::to_string(key.second) + "\"} " + std::to_string(count) + "\n";
+      out += "fer_serve_requests_total{route=\"" + http::prometheus_label(key.first) +
+             "\",code=\"" + std::to_string(key.second) + "\"} " + std::to_string(count) + "\n";
     family(out, "fer_serve_model_info", "gauge", "The model being served (value 1).");
     out += "fer_serve_model_info{run=\"" + http::prometheus_label(model_.run) + "\",file=\"" +
            http::prometheus_label(model_.file) + "\",epoch=\"" + std::to_string(model_.epoch) +

@@ -45,8 +45,8 @@ class ServeMetrics {
   void record_batch(std::size_t faces, std::size_t requests, double forward_seconds);
   void set_model(const ModelLabels& model);
   void record_reload(bool ok);
-  std::atomic<std::int64_t> in_flight{0};      // requests being answered
-  std::atomic<std::int64_t> queued_faces{0};   // faces waiting for a forward pass
+  std::atomic<std::int64_t> in_flight{0};       // requests being answered
+  std::atomic<std::int64_t> queued_faces{0};    // faces waiting for a forward pass
   std::atomic<std::uint64_t> rejected_busy{0};  // 503s for the concurrency cap
 
   std::string prometheus_text() const;

@@ -20,8 +20,9 @@ int main(int argc, char** argv) {
     int neighbors;
     double weight;
   };
-  for (const Mode mode : {Mode{3, 0}, Mode{5, 0}, Mode{8, 0}, Mode{5, 3.0}, Mode{5, fer::kStrictLevelWeight},
-                          Mode{5, 5.0}, Mode{3, fer::kStrictLevelWeight}}) {
+  for (const Mode mode :
+       {Mode{3, 0}, Mode{5, 0}, Mode{8, 0}, Mode{5, 3.0}, Mode{5, fer::kStrictLevelWeight},
+        Mode{5, 5.0}, Mode{3, fer::kStrictLevelWeight}}) {
     {
       fer::DetectorOptions options;
       options.min_neighbors = mode.neighbors;
@@ -30,11 +31,12 @@ int main(int argc, char** argv) {
       const auto start = std::chrono::steady_clock::now();
       const fer::test::DetectionScore score = fer::test::score_detector(detector, set);
       const double ms =
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count() /
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+              .count() /
           pictures;
-      std::printf("%-8s %-14d %-10.1f %7d %7d %10d %9.1f%% %9.2f\n", mode.weight > 0 ? "strict" : "default",
-                  mode.neighbors, mode.weight, score.faces, score.found, score.false_positives,
-                  100 * score.precision(), ms);
+      std::printf("%-8s %-14d %-10.1f %7d %7d %10d %9.1f%% %9.2f\n",
+                  mode.weight > 0 ? "strict" : "default", mode.neighbors, mode.weight, score.faces,
+                  score.found, score.false_positives, 100 * score.precision(), ms);
     }
   }
   return 0;

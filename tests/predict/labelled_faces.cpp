@@ -36,8 +36,10 @@ void clutter(cv::Mat& bgr, cv::RNG& rng) {
         cv::rectangle(bgr, cv::Rect(c.x - side / 2, c.y - side / 2, side, side),
                       cv::Scalar::all(rng.uniform(150, 230)), -1);
         for (int k = 0; k < 3; ++k)
-          cv::circle(bgr, c + cv::Point(rng.uniform(-side / 3, side / 3), rng.uniform(-side / 3, side / 6)),
-                     std::max(3, side / rng.uniform(6, 12)), cv::Scalar::all(rng.uniform(10, 80)), -1);
+          cv::circle(
+              bgr,
+              c + cv::Point(rng.uniform(-side / 3, side / 3), rng.uniform(-side / 3, side / 6)),
+              std::max(3, side / rng.uniform(6, 12)), cv::Scalar::all(rng.uniform(10, 80)), -1);
         break;
       }
       case 2: {  // stripes (clothing, railings)
@@ -48,8 +50,10 @@ void clutter(cv::Mat& bgr, cv::RNG& rng) {
         break;
       }
       default:  // shoulders: a wide dark shape with a bright top edge
-        cv::ellipse(bgr, c, cv::Size(side, side / 2), 0, 180, 360, cv::Scalar::all(rng.uniform(20, 90)), -1);
-        cv::ellipse(bgr, c, cv::Size(side, side / 2), 0, 180, 360, cv::Scalar::all(rng.uniform(160, 240)), 3);
+        cv::ellipse(bgr, c, cv::Size(side, side / 2), 0, 180, 360,
+                    cv::Scalar::all(rng.uniform(20, 90)), -1);
+        cv::ellipse(bgr, c, cv::Size(side, side / 2), 0, 180, 360,
+                    cv::Scalar::all(rng.uniform(160, 240)), 3);
     }
   }
 }
@@ -62,17 +66,21 @@ std::vector<LabelledPicture> labelled_face_set(int pictures, unsigned seed) {
   const int w = 640, h = 480;
   for (int i = 0; i < pictures; ++i) {
     LabelledPicture picture;
-    picture.bgr = cv::Mat(h, w, CV_8UC3,
-                          cv::Scalar(rng.uniform(60, 200), rng.uniform(60, 200), rng.uniform(60, 200)));
+    picture.bgr =
+        cv::Mat(h, w, CV_8UC3,
+                cv::Scalar(rng.uniform(60, 200), rng.uniform(60, 200), rng.uniform(60, 200)));
     for (int y = 0; y < h; ++y) picture.bgr.row(y) += cv::Scalar(0, y * 30 / h, 0);
     clutter(picture.bgr, rng);
     const int faces = rng.uniform(0, 4);
     std::vector<cv::Rect> taken;
     for (int f = 0; f < faces; ++f) {
       const int side = rng.uniform(90, 200);
-      const cv::Point centre(rng.uniform(side / 2, w - side / 2), rng.uniform(side / 2, h - side / 2));
-      const cv::Rect box(centre.x - side * 2 / 5, centre.y - side * 9 / 20, side * 4 / 5, side * 19 / 20);
-      if (std::any_of(taken.begin(), taken.end(), [&](const cv::Rect& t) { return (t & box).area() > 0; }))
+      const cv::Point centre(rng.uniform(side / 2, w - side / 2),
+                             rng.uniform(side / 2, h - side / 2));
+      const cv::Rect box(centre.x - side * 2 / 5, centre.y - side * 9 / 20, side * 4 / 5,
+                         side * 19 / 20);
+      if (std::any_of(taken.begin(), taken.end(),
+                      [&](const cv::Rect& t) { return (t & box).area() > 0; }))
         continue;
       draw_face(picture.bgr, centre, side, rng.uniform(-1.0, 1.0));
       taken.push_back(box);

@@ -63,18 +63,20 @@ std::string multipart(const std::string& boundary,
 
 TEST(RequestBody, MultipartPicksTheImagePart) {
   const std::string type = "multipart/form-data; boundary=\"XyZ;1\"";
-  const std::string body = multipart(
-      "XyZ;1", {{"Content-Disposition: form-data; name=\"note\"", "hello"},
-                {"Content-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\n"
-                 "Content-Type: image/png",
-                 std::string("\x89PNG\r\n--not-a-boundary\0\xff", 22)}});
-  EXPECT_EQ(fer::serve::image_bytes(type, body), std::string("\x89PNG\r\n--not-a-boundary\0\xff", 22));
+  const std::string body =
+      multipart("XyZ;1", {{"Content-Disposition: form-data; name=\"note\"", "hello"},
+                          {"Content-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\n"
+                           "Content-Type: image/png",
+                           std::string("\x89PNG\r\n--not-a-boundary\0\xff", 22)}});
+  EXPECT_EQ(fer::serve::image_bytes(type, body),
+            std::string("\x89PNG\r\n--not-a-boundary\0\xff", 22));
   // No part named image: the first with a file name; a single part: that one.
   const std::string file_part = multipart(
       "b", {{"Content-Disposition: form-data; name=\"x\"", "1"},
             {"Content-Disposition: form-data; name=\"upload\"; filename=\"f.jpg\"", "JPEG"}});
   EXPECT_EQ(fer::serve::image_bytes("multipart/form-data; boundary=b", file_part), "JPEG");
-  const std::string single = multipart("b", {{"Content-Disposition: form-data; name=\"pic\"", "P"}});
+  const std::string single =
+      multipart("b", {{"Content-Disposition: form-data; name=\"pic\"", "P"}});
   EXPECT_EQ(fer::serve::image_bytes("Multipart/Form-Data; Boundary=b", single), "P");
 }
 
@@ -83,24 +85,27 @@ TEST(RequestBody, MalformedMultipartIs400) {
   EXPECT_EQ(status_of([&] { fer::serve::image_bytes("multipart/form-data", "--b\r\n"); }), 400);
   EXPECT_EQ(status_of([&] { fer::serve::image_bytes(type, "no delimiter at all"); }), 400);
   EXPECT_EQ(status_of([&] {
-              fer::serve::image_bytes(type, "--b\r\nContent-Disposition: form-data; name=image\r\n\r\nX");
+              fer::serve::image_bytes(type,
+                                      "--b\r\nContent-Disposition: form-data; name=image\r\n\r\nX");
             }),
-            400);  // never closed
+            400);                                                                  // never closed
   EXPECT_EQ(status_of([&] { fer::serve::image_bytes(type, "--b--\r\n"); }), 400);  // no part
   const std::string two = multipart("b", {{"Content-Disposition: form-data; name=\"a\"", "1"},
                                           {"Content-Disposition: form-data; name=\"c\"", "2"}});
   EXPECT_EQ(status_of([&] { fer::serve::image_bytes(type, two); }), 400);  // which one?
-  const std::string empty = multipart("b", {{"Content-Disposition: form-data; name=\"image\"", ""}});
+  const std::string empty =
+      multipart("b", {{"Content-Disposition: form-data; name=\"image\"", ""}});
   EXPECT_EQ(status_of([&] { fer::serve::image_bytes(type, empty); }), 400);
-  EXPECT_EQ(status_of([&] { fer::serve::image_bytes("multipart/form-data; boundary=" +
-                                                        std::string(71, 'x'),
-                                                    "x"); }),
+  EXPECT_EQ(status_of([&] {
+              fer::serve::image_bytes("multipart/form-data; boundary=" + std::string(71, 'x'), "x");
+            }),
             400);
 }
 
 TEST(RequestBody, HeaderParameters) {
-  EXPECT_EQ(fer::serve::header_parameter("form-data; name=\"image\"; filename=\"a;b.jpg\"", "filename"),
-            "a;b.jpg");
+  EXPECT_EQ(
+      fer::serve::header_parameter("form-data; name=\"image\"; filename=\"a;b.jpg\"", "filename"),
+      "a;b.jpg");
   EXPECT_EQ(fer::serve::header_parameter("form-data; filename=\"x\"; name=img", "name"), "img");
   EXPECT_EQ(fer::serve::header_parameter("form-data", "name"), "");
   EXPECT_EQ(fer::serve::header_parameter("a; q=\"say \\\"hi\\\"\"", "q"), "say \"hi\"");
@@ -219,7 +224,8 @@ TEST(MicroBatcher, BatchesStopAtMaxFacesAndALoneRequestWaitsAtMostMaxWait) {
   std::vector<std::promise<BatchResult>> results(4);
   ASSERT_TRUE(batcher.submit(faces_with({1}), [&](BatchResult r) { results[0].set_value(r); }));
   classifier->wait_entered(1);
-  ASSERT_TRUE(batcher.submit(faces_with({2, 3, 4}), [&](BatchResult r) { results[1].set_value(r); }));
+  ASSERT_TRUE(
+      batcher.submit(faces_with({2, 3, 4}), [&](BatchResult r) { results[1].set_value(r); }));
   ASSERT_TRUE(batcher.submit(faces_with({5, 6}), [&](BatchResult r) { results[2].set_value(r); }));
   ASSERT_TRUE(batcher.submit(faces_with({7, 8, 9, 10, 11}),  // larger than a batch: alone
                              [&](BatchResult r) { results[3].set_value(r); }));
@@ -308,8 +314,10 @@ TEST(ServeMetrics, HistogramsAreCumulativeAndLabelsEscaped) {
   metrics.record_request("/v1/predict", 200, 0.004);
   metrics.record_request("/v1/predict", 413, 0.001);
   const std::string all = metrics.prometheus_text();
-  EXPECT_NE(all.find("fer_serve_requests_total{route=\"/v1/predict\",code=\"200\"} 2"), std::string::npos);
-  EXPECT_NE(all.find("fer_serve_requests_total{route=\"/v1/predict\",code=\"413\"} 1"), std::string::npos);
+  EXPECT_NE(all.find("fer_serve_requests_total{route=\"/v1/predict\",code=\"200\"} 2"),
+            std::string::npos);
+  EXPECT_NE(all.find("fer_serve_requests_total{route=\"/v1/predict\",code=\"413\"} 1"),
+            std::string::npos);
   EXPECT_NE(all.find("run=\"a\\\"b\\\\c\\nd\""), std::string::npos);
   EXPECT_NE(all.find("fer_serve_model_epoch 7"), std::string::npos);
   EXPECT_NE(all.find("fer_serve_request_seconds_count 3"), std::string::npos);
@@ -343,7 +351,8 @@ Answer send(unsigned short port, bhttp::verb verb, const std::string& target, st
   beast::flat_buffer buffer;
   bhttp::response<bhttp::string_body> res;
   bhttp::read(stream, buffer, res);
-  return {static_cast<int>(res.result_int()), res.body(), std::string(res[bhttp::field::retry_after])};
+  return {static_cast<int>(res.result_int()), res.body(),
+          std::string(res[bhttp::field::retry_after])};
 }
 
 std::string png_of(int side, int value) {
@@ -360,8 +369,8 @@ class Routes : public ::testing::Test {
     batching.max_wait = 0ms;
     batcher_ = std::make_unique<MicroBatcher>([this] { return model_; }, batching, &metrics_);
     options.faces.detect = false;  // whole images: no cascade needed for these tests
-    service_ = std::make_unique<fer::serve::PredictService>(options, *batcher_,
-                                                            [this] { return model_; }, metrics_);
+    service_ = std::make_unique<fer::serve::PredictService>(
+        options, *batcher_, [this] { return model_; }, metrics_);
     fer::http::ServerOptions server_options;
     server_options.body_limit = body_limit;
     server_options.error_page = [](const fer::http::Request& req, fer::http::Status status,
@@ -448,8 +457,9 @@ TEST_F(Routes, TheConcurrencyCapAnswers503WithRetryAfter) {
   classifier_->block(true);
   std::vector<std::future<Answer>> held;
   for (int i = 0; i < 2; ++i)
-    held.push_back(std::async(std::launch::async,
-                              [&] { return send(port(), bhttp::verb::post, "/v1/predict", png_of(8, 1)); }));
+    held.push_back(std::async(std::launch::async, [&] {
+      return send(port(), bhttp::verb::post, "/v1/predict", png_of(8, 1));
+    }));
   classifier_->wait_entered(1);
   while (metrics_.in_flight.load() < 2) std::this_thread::sleep_for(1ms);
   const Answer refused = send(port(), bhttp::verb::post, "/v1/predict", png_of(8, 1));
@@ -467,13 +477,16 @@ TEST_F(Routes, WithATokenEverythingButHealthzAndThePageNeedsIt) {
   options.token = "0123456789abcdef-token";
   start(options);
   EXPECT_EQ(send(port(), bhttp::verb::post, "/v1/predict", png_of(8, 1)).status, 401);
-  EXPECT_EQ(send(port(), bhttp::verb::post, "/v1/predict", png_of(8, 1), "image/png", "wrong").status, 401);
+  EXPECT_EQ(
+      send(port(), bhttp::verb::post, "/v1/predict", png_of(8, 1), "image/png", "wrong").status,
+      401);
   EXPECT_EQ(send(port(), bhttp::verb::get, "/metrics").status, 401);
   EXPECT_EQ(send(port(), bhttp::verb::get, "/v1/model").status, 401);
   EXPECT_EQ(send(port(), bhttp::verb::get, "/healthz").status, 200);
-  EXPECT_EQ(send(port(), bhttp::verb::get, "/").status, 200);        // the page: no data
+  EXPECT_EQ(send(port(), bhttp::verb::get, "/").status, 200);  // the page: no data
   EXPECT_EQ(send(port(), bhttp::verb::get, "/app.js").status, 200);
-  EXPECT_EQ(send(port(), bhttp::verb::post, "/v1/predict", png_of(8, 1), "image/png", options.token).status,
+  EXPECT_EQ(send(port(), bhttp::verb::post, "/v1/predict", png_of(8, 1), "image/png", options.token)
+                .status,
             200);
   EXPECT_EQ(send(port(), bhttp::verb::get, "/metrics?token=" + options.token).status, 200);
 }
