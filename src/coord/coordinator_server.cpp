@@ -16,10 +16,10 @@
 #include <mutex>
 
 #include "common/error.hpp"
-#include "http/access.hpp"
 #include "common/sha256.hpp"
 #include "common/text.hpp"
 #include "coord/http_status.hpp"
+#include "http/access.hpp"
 
 namespace fer::coord {
 namespace asio = boost::asio;
@@ -291,8 +291,7 @@ class RankConnection : public std::enable_shared_from_this<RankConnection> {
   }
 
   void handle(Hello& hello) {
-    if (!server_.options.token.empty() &&
-        !secrets_match(server_.options.token, hello.token)) {
+    if (!server_.options.token.empty() && !secrets_match(server_.options.token, hello.token)) {
       ++server_.frames_refused;
       send({hello.seq, AckStatus::kRejected, "wrong or missing token", ""});
       close_after_sending("Hello with a wrong or missing token");

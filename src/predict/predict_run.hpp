@@ -22,7 +22,7 @@ namespace fer {
 
 // The face finding options (detect, detector, margin, fallback_whole) and the rest.
 struct PredictOptions : FaceFinderOptions {
-  int batch_size = 64;          // faces per forward pass
+  int batch_size = 64;  // faces per forward pass
   ImageLimits limits;
   std::filesystem::path annotate_dir;                   // empty: no annotated copies
   int every = 1;                                        // videos: classify frames 0, N, 2N, ...

@@ -33,10 +33,8 @@ std::string source_text(const ImagePrediction& image) {
 
 nlohmann::ordered_json face_record(const FacePrediction& face, int top_k) {
   nlohmann::ordered_json record;
-  record["box"] = {{"x", face.box.x},
-                   {"y", face.box.y},
-                   {"width", face.box.width},
-                   {"height", face.box.height}};
+  record["box"] = {
+      {"x", face.box.x}, {"y", face.box.y}, {"width", face.box.width}, {"height", face.box.height}};
   record["detected"] = face.detected;
   const std::vector<int> top = top_emotions(face.probabilities, top_k);
   const std::vector<int> best = top_emotions(face.probabilities, 1);

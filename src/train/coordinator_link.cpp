@@ -14,9 +14,9 @@
 #include "common/interrupt.hpp"
 #include "common/sha256.hpp"
 #include "coord/coordinator_client.hpp"
-#include "http/access.hpp"
 #include "coord/coordinator_server.hpp"
 #include "dist/agreement.hpp"
+#include "http/access.hpp"
 #include "runs/run_control.hpp"
 #include "runs/run_lookup.hpp"
 
@@ -65,7 +65,7 @@ CoordinatorLink::CoordinatorLink(const TrainConfig& config, const std::string& r
         embedded_ = std::make_unique<coord::CoordinatorServer>(options);
         embedded_->start_in_thread();
         host = http::is_loopback_address(options.listen_address) ? std::string("127.0.0.1")
-                                                                  : group.host();
+                                                                 : group.host();
         port_text = std::to_string(embedded_->port());
         description_ =
             "embedded coordinator on " + host + ":" + port_text +

@@ -101,7 +101,8 @@ int main(int argc, char** argv) {
   app.add_option("--batch", batch);
   app.add_option("--passes", passes);
   bool aten = false;
-  app.add_flag("--aten", aten, "LibTorch's layers instead of the inference kernels (the reference)");
+  app.add_flag("--aten", aten,
+               "LibTorch's layers instead of the inference kernels (the reference)");
   CLI11_PARSE(app, argc, argv);
 
   return fer::run_tool("fer-bench-predict", [&] {

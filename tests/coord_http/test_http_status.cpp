@@ -489,7 +489,7 @@ TEST(Dashboard, IsOneSelfContainedDocumentMadeFromItsFiles) {
   EXPECT_EQ(page.find("<script src="), std::string::npos);
   EXPECT_EQ(page.find("<link rel=\"stylesheet\""), std::string::npos);
   EXPECT_NE(page.find("<style>\n"), std::string::npos);
-  EXPECT_NE(page.find("id=\"confusion\""), std::string::npos);        // from dashboard.html
-  EXPECT_NE(page.find("fetch("), std::string::npos);                  // from dashboard.js
+  EXPECT_NE(page.find("id=\"confusion\""), std::string::npos);  // from dashboard.html
+  EXPECT_NE(page.find("fetch("), std::string::npos);            // from dashboard.js
   EXPECT_EQ(page.rfind("</html>\n"), page.size() - std::string("</html>\n").size());
 }

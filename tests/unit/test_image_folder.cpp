@@ -157,7 +157,8 @@ TEST(ImageFolder, UnknownClassFolderAndLayoutErrors) {
 
 // One rule for every folder walk (fer-shard's image folders, fer-predict's directories).
 TEST(ImageFiles, OneRuleForWhichEntriesAreImages) {
-  for (const char* name : {"a.jpg", "b.JPEG", "c.png", "d.webp", "e.tif", "f.pgm", "g.exr", "h.pic"})
+  for (const char* name :
+       {"a.jpg", "b.JPEG", "c.png", "d.webp", "e.tif", "f.pgm", "g.exr", "h.pic"})
     EXPECT_TRUE(fer::has_image_extension(name)) << name;
   for (const char* name : {"a.txt", "b.csv", "c", "d.jpg.part", "e.gif"})
     EXPECT_FALSE(fer::has_image_extension(name)) << name;

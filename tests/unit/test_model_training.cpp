@@ -106,7 +106,8 @@ TEST(FerNet, TooManyStagesForTheInputIsAClearError) {
 // parameters far from their initial values (so the folding is exercised).
 TEST(FerNet, InferenceKernelsEqualLibTorchLayers) {
   torch::manual_seed(11);
-  for (const std::vector<int>& channels : {std::vector<int>{8, 16, 32}, std::vector<int>{32, 64, 128}}) {
+  for (const std::vector<int>& channels :
+       {std::vector<int>{8, 16, 32}, std::vector<int>{32, 64, 128}}) {
     ModelConfig config;
     config.channels = channels;
     config.convs_per_stage = 2;
@@ -116,7 +117,8 @@ TEST(FerNet, InferenceKernelsEqualLibTorchLayers) {
       torch::NoGradGuard no_grad;
       for (auto& buffer : model->named_buffers()) {
         if (buffer.key().find("running_mean") != std::string::npos) buffer.value().normal_(0, 0.3);
-        if (buffer.key().find("running_var") != std::string::npos) buffer.value().uniform_(0.2, 3.0);
+        if (buffer.key().find("running_var") != std::string::npos)
+          buffer.value().uniform_(0.2, 3.0);
       }
       for (auto& parameter : model->named_parameters()) {
         const std::string& name = parameter.key();
