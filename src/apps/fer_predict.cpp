@@ -10,6 +10,7 @@
 #include "common/command_line.hpp"
 #include "common/parallel.hpp"
 #include "common/tool_main.hpp"
+#include "face_options.hpp"
 #include "predict/cpu_threads.hpp"
 #include "predict/predict_run.hpp"
 
@@ -17,7 +18,6 @@ namespace fs = std::filesystem;
 
 int main(int argc, char** argv) {
   const fer::ImageLimits limits;
-  const fer::DetectorOptions detector_defaults;
   CLI::App app{
       "fer-predict: finds the faces in images or videos (OpenCV's Haar cascade), crops each to\n"
       "48x48 grayscale and classifies its emotion with a fer-train checkpoint.\n"
@@ -76,31 +76,7 @@ int main(int argc, char** argv) {
   app.add_option("--fallback", fallback,
                  "When no face is found: none (report it) | whole (classify the whole image)")
       ->check(CLI::IsMember({"none", "whole"}));
-  app.add_option("--cascade", cascade, "Haar cascade XML (default: opencv-data's frontal face)");
-  app.add_option("--scale-factor", options.detector.scale_factor,
-                 "Cascade pyramid step, > 1 (default 1.1; larger: faster, may miss faces)");
-  app.add_option("--min-neighbors", options.detector.min_neighbors,
-                 "Cascade hits a face needs (default 5; larger: fewer false faces)")
-      ->check(fer::cli::at_least(0));
-  app.add_flag_callback(
-      "--strict", [&] { options.detector.min_level_weight = fer::kStrictLevelWeight; },
-      "Strict face detection: keep only boxes the cascade is confident of (level weight >= 4; "
-      "fewer false faces over hair, clothing and crowds, a few faint faces lost)");
-  app.add_option("--min-weight", options.detector.min_level_weight,
-                 "The level weight a face needs (--strict sets 4; 0: off, the default)")
-      ->check(fer::cli::at_least(0));
-  app.add_option("--min-face", options.detector.min_face_size,
-                 "Smallest face side in pixels (default " +
-                     std::to_string(detector_defaults.min_face_size) + ")")
-      ->check(fer::cli::above(0));
-  app.add_option("--detect-side", options.detector.max_detect_side,
-                 "Scan larger images for faces at this longer side, crop from the full image "
-                 "(default " +
-                     std::to_string(detector_defaults.max_detect_side) + "; 0: full size)")
-      ->check(fer::cli::at_least(0));
-  app.add_option("--margin", options.margin,
-                 "Crop margin around each face box, a fraction of its side (default 0.1)")
-      ->check(fer::cli::between(0, 2));
+  fer::cli::add_face_finding_options(app, options, cascade);
   app.add_option("--every", options.every, "Videos: classify every Nth frame (default 1)")
       ->check(fer::cli::above(0));
   app.add_flag("-q,--quiet", quiet, "No model line and summary on stderr");

@@ -12,6 +12,7 @@
 #include "common/command_line.hpp"
 #include "common/parallel.hpp"
 #include "common/tool_main.hpp"
+#include "face_options.hpp"
 #include "http/access.hpp"
 #include "predict/cpu_threads.hpp"
 #include "serve/model_follower.hpp"
@@ -19,7 +20,6 @@
 
 int main(int argc, char** argv) {
   const fer::ImageLimits limits;
-  const fer::DetectorOptions detector_defaults;
   CLI::App app{
       "fer-serve: serves a fer-train checkpoint over HTTP. POST an image to /v1/predict and get\n"
       "the faces (OpenCV's Haar cascade), their boxes and all 7 emotion probabilities as JSON;\n"
@@ -86,24 +86,7 @@ int main(int argc, char** argv) {
   app.add_option("--fallback", fallback,
                  "When no face is found: none (an empty list) | whole (classify the whole image)")
       ->check(CLI::IsMember({"none", "whole"}));
-  app.add_option("--cascade", cascade, "Haar cascade XML (default: opencv-data's frontal face)");
-  app.add_option("--min-neighbors", service.faces.detector.min_neighbors,
-                 "Cascade hits a face needs (default 5; larger: fewer false faces)")
-      ->check(fer::cli::at_least(0));
-  app.add_flag_callback(
-      "--strict", [&] { service.faces.detector.min_level_weight = fer::kStrictLevelWeight; },
-      "Strict face detection: keep only boxes the cascade is confident of (level weight >= 4; "
-      "fewer false faces over hair, clothing and crowds, a few faint faces lost)");
-  app.add_option("--min-weight", service.faces.detector.min_level_weight,
-                 "The level weight a face needs (--strict sets 4; 0: off, the default)")
-      ->check(fer::cli::at_least(0));
-  app.add_option("--min-face", service.faces.detector.min_face_size,
-                 "Smallest face side in pixels (default " +
-                     std::to_string(detector_defaults.min_face_size) + ")")
-      ->check(fer::cli::above(0));
-  app.add_option("--margin", service.faces.margin,
-                 "Crop margin around each face box, a fraction of its side (default 0.1)")
-      ->check(fer::cli::between(0, 2));
+  fer::cli::add_face_finding_options(app, service.faces, cascade);
   app.add_flag("-q,--quiet", quiet, "Only errors and warnings on stderr");
   if (const auto code = fer::cli::parse(app, argc, argv, "fer-serve")) return *code;
 
