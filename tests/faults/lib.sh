@@ -44,11 +44,13 @@ for pointer in ("latest.pt", "best.pt"):
     if files:
         assert os.path.basename(os.path.realpath(p)) in files, "%s -> %s" % (pointer, os.path.realpath(p))
 def alive(pid):
+    # A SIGKILLed process is dead even while it waits, as a zombie, to be reaped; in a
+    # container whose PID 1 does not reap, it waits for ever.
     try:
-        os.kill(int(pid), 0)
-        return True
+        stat = open("/proc/%d/stat" % int(pid)).read()
     except (OSError, ValueError):
         return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
 left = [f for f in os.listdir(d) if ".tmp-" in f]
 if sys.argv[2] == "after-kill":
     left = [f for f in left if not f.startswith(".") or alive(f.rsplit("-", 1)[1])]

@@ -24,7 +24,19 @@ for drill in step:1:kill step:0:stop validation:1:stop validation:0:kill upload:
     >"$run.log" 2>&1 || rc=$?
   seconds=$(seconds_since "$started")
   # A stopped rank may outlive mpirun's abort as a stopped process: gone for good now.
-  for p in $(pgrep -f "fer-train .*--run $run( |$)" || true); do kill -9 "$p" 2>/dev/null || true; done
+  # SIGKILL is delivered asynchronously: wait (10 s at most) until the victims are gone
+  # or zombies, so that the check below sees them dead.
+  stragglers=$(pgrep -f "fer-train .*--run $run( |$)" || true)
+  for p in $stragglers; do kill -9 "$p" 2>/dev/null || true; done
+  for _ in $(seq 100); do
+    running=0
+    for p in $stragglers; do
+      state=$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null || true)
+      case "$state" in "" | Z | X) ;; *) running=1 ;; esac
+    done
+    [ "$running" = 0 ] && break
+    sleep 0.1
+  done
   grep -q "failpoint: $phase of epoch 2 on rank $rank" "$run.log" || { cat "$run.log"; fail "$run: the failpoint was not reached"; }
   [ "$rc" != 0 ] || { cat "$run.log"; fail "$run: exit code 0"; }
   [ "$rc" != 124 ] || { cat "$run.log"; fail "$run: the job hung (300 s)"; }
