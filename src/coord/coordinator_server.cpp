@@ -18,6 +18,7 @@
 #include "common/error.hpp"
 #include "common/sha256.hpp"
 #include "common/text.hpp"
+#include "coord/disk_worker.hpp"
 #include "coord/http_status.hpp"
 #include "http/access.hpp"
 
@@ -35,57 +36,6 @@ using fer::http::endpoint_for;
 
 namespace {
 class RankConnection;
-
-// One thread for slow disk work (the fsync of a whole checkpoint) so that the network
-// thread keeps serving every other rank meanwhile. Jobs run in order; each one's
-// completion is posted back to the io_context.
-class DiskWorker {
- public:
-  DiskWorker()
-      : thread_([this] {
-          ::pthread_setname_np(::pthread_self(), "fer-coord-disk");
-          loop();
-        }) {}
-  ~DiskWorker() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stopping_ = true;
-    }
-    wake_.notify_all();
-    thread_.join();
-  }
-  void run(std::function<void()> job) {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      jobs_.push_back(std::move(job));
-    }
-    wake_.notify_all();
-  }
-
- private:
-  void loop() {
-    while (true) {
-      std::function<void()> job;
-      {
-        std::unique_lock<std::mutex> lock(mutex_);
-        wake_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
-        if (jobs_.empty()) return;  // stopping, nothing left
-        job = std::move(jobs_.front());
-        jobs_.pop_front();
-      }
-      job();
-    }
-  }
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::deque<std::function<void()>> jobs_;
-  bool stopping_ = false;
-  std::thread thread_;
-};
-
-}  // namespace
-
-namespace {
 constexpr double kAcceptBackoffStart = 0.05, kAcceptBackoffMax = 1.0;
 constexpr double kAcceptReportSeconds = 5;
 }  // namespace
