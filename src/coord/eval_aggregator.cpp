@@ -16,14 +16,22 @@ bool same_report(const EvalReport& a, const EvalReport& b) {
 std::string where(const EvalReport& r) {
   return "rank " + std::to_string(r.rank) + ", " + r.split + " epoch " + std::to_string(r.epoch);
 }
+// A report's counts (its shape was checked on arrival).
+EvaluationCounts counts_of(const EvalReport& r) {
+  EvaluationCounts counts(static_cast<int>(r.classes));
+  counts.matrix.counts() = r.counts;
+  counts.loss_sum = r.loss_sum;
+  counts.images = r.samples;
+  return counts;
+}
 }  // namespace
 
 json metrics_line(const EvalSummary& s, const std::vector<std::string>& class_names) {
   const ConfusionMatrix& m = s.matrix;
   const std::string p = s.split + "_";
   json line = {{"epoch", s.epoch}, {"split", s.split}, {"ranks", s.ranks}};
-  line[p + "images"] = s.samples;
-  line[p + "loss"] = s.samples ? s.loss_sum / static_cast<double>(s.samples) : 0.0;
+  line[p + "images"] = s.images;
+  line[p + "loss"] = s.mean_loss();
   line[p + "accuracy"] = m.accuracy();
   json per_class = json::array(), recalls = json::array();
   double macro[3] = {0, 0, 0}, weighted[3] = {0, 0, 0};
@@ -93,10 +101,7 @@ EvalAggregator::Result EvalAggregator::add(const EvalReport& report, SteadyClock
   summary.ranks = world_size_;
   summary.matrix = ConfusionMatrix(static_cast<int>(report.classes));
   for (const auto& [rank, r] : partial.reports) {
-    auto& counts = summary.matrix.counts();
-    for (std::size_t i = 0; i < counts.size(); ++i) counts[i] += r.counts[i];
-    summary.loss_sum += r.loss_sum;
-    summary.samples += r.samples;
+    summary += counts_of(r);
     if (!r.extra_json.empty()) {
       try {
         const json extra = json::parse(r.extra_json);

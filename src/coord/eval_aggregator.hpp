@@ -17,19 +17,17 @@
 #include <nlohmann/json.hpp>
 
 #include "coord/protocol.hpp"
-#include "metrics/confusion_matrix.hpp"
+#include "metrics/evaluation_counts.hpp"
 
 namespace fer::coord {
 
 using SteadyClock = std::chrono::steady_clock;
 
-struct EvalSummary {
+// The job's counts of one evaluation (every rank's report summed) and where from.
+struct EvalSummary : EvaluationCounts {
   std::string split;
   int epoch = 0;
   int ranks = 0;
-  ConfusionMatrix matrix{7};
-  double loss_sum = 0;
-  std::int64_t samples = 0;
   nlohmann::json extra = nlohmann::json::object();  // training figures sent by rank 0
 };
 

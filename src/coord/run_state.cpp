@@ -377,7 +377,7 @@ Ack Run::report(const EvalReport& report) {
                 "ranks",
                 split.c_str(), result.summary->epoch, 100 * line.value(split + "_accuracy", 0.0),
                 line.value(split + "_loss", 0.0), line.value(split + "_macro_f1", 0.0),
-                static_cast<long long>(result.summary->samples), result.summary->ranks);
+                static_cast<long long>(result.summary->images), result.summary->ranks);
   log(summary);
   return ok(report.seq, {{"aggregated", true}, {"metrics", line}});
 }

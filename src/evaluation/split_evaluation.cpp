@@ -7,6 +7,7 @@
 
 #include "common/error.hpp"
 #include "data/shard_reader.hpp"
+#include "dist/evaluation_sum.hpp"
 #include "pipeline/augment.hpp"
 #include "pipeline/batch_loader.hpp"
 
@@ -84,14 +85,6 @@ std::string csv_quote(const std::string& text) {
 
 }  // namespace
 
-double EvaluationReport::top2_accuracy() const {
-  return images ? static_cast<double>(top2_correct) / static_cast<double>(images) : 0.0;
-}
-
-double EvaluationReport::mean_loss() const {
-  return images ? loss_sum / static_cast<double>(images) : 0.0;
-}
-
 EvaluationReport evaluate_split(const EmotionClassifier& classifier,
                                 const EvaluationOptions& options, ProcessGroup& group) {
   const auto start = std::chrono::steady_clock::now();
@@ -149,15 +142,7 @@ EvaluationReport evaluate_split(const EmotionClassifier& classifier,
   }
 
   // Exact sums over ranks: every image was scored by exactly one rank.
-  std::vector<std::int64_t>& counts = report.matrix.counts();
-  counts.push_back(report.images);
-  counts.push_back(report.top2_correct);
-  group.all_reduce_sum(counts.data(), counts.size(), "evaluation counts");
-  report.top2_correct = counts.back();
-  counts.pop_back();
-  report.images = counts.back();
-  counts.pop_back();
-  group.all_reduce_sum(&report.loss_sum, 1, "evaluation loss");
+  sum_over_ranks(report, group, "evaluation");
 
   if (options.keep_predictions) {
     const auto parts = group.gather(encoded, 0, "evaluation predictions");

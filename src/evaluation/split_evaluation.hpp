@@ -12,7 +12,7 @@
 #include "data/emotions.hpp"
 #include "dist/process_group.hpp"
 #include "inference/emotion_classifier.hpp"
-#include "metrics/confusion_matrix.hpp"
+#include "metrics/evaluation_counts.hpp"
 
 namespace fer {
 
@@ -34,21 +34,15 @@ struct PredictionRow {
   std::vector<double> probabilities;  // 7, summing to 1
 };
 
-struct EvaluationReport {
+// The job's counts (summed over ranks) and what they were measured on.
+struct EvaluationReport : EvaluationCounts {
   std::string checkpoint;  // EmotionClassifier::describe()
   std::string shards;
   std::string split;
   std::string tta;
-  ConfusionMatrix matrix{kNumEmotions};
-  double loss_sum = 0;  // cross-entropy, summed over images
-  std::int64_t top2_correct = 0;
-  std::int64_t images = 0;
   double seconds = 0;
   std::vector<PredictionRow> predictions;  // on rank 0, in split order, when asked
 
-  double accuracy() const { return matrix.accuracy(); }
-  double top2_accuracy() const;
-  double mean_loss() const;
   // Every figure as JSON: accuracy, top-2, loss, per-class precision / recall / F1 /
   // support, macro and weighted averages, confusion matrix (counts and row-normalised).
   nlohmann::json to_json() const;

@@ -10,6 +10,7 @@
 #include "common/error.hpp"
 #include "common/failpoint.hpp"
 #include "common/interrupt.hpp"
+#include "dist/evaluation_sum.hpp"
 #include "dist/model_sync.hpp"
 #include "model/checkpoint_archive.hpp"
 #include "runs/run_lookup.hpp"
@@ -61,9 +62,9 @@ bool TrainingJob::run_epoch(int epoch) {
   // Every rank updated its BatchNorm statistics from its own batches.
   if (world_ > 1) average_buffers(*model_, *communicator_);
   failpoint("validation", group_.rank(), epoch + 1);
-  const Evaluation local_val = evaluate(model_, *val_loader_, device_, amp_, channels_last_);
-  Evaluation val = local_val;  // local_val: this rank's counts, for the coordinator
-  reduce_evaluation(val, group_, "validation of epoch " + std::to_string(epoch + 1));
+  const EvaluationCounts local_val = evaluate(model_, *val_loader_, device_, amp_, channels_last_);
+  EvaluationCounts val = local_val;  // local_val: this rank's counts, for the coordinator
+  sum_over_ranks(val, group_, "validation of epoch " + std::to_string(epoch + 1));
   const bool is_best = record_validation(epoch, val.matrix.accuracy());
   if (budget_) correct_budget(epoch);
   const json record = epoch_record(epoch, train, val);
@@ -81,7 +82,7 @@ bool TrainingJob::run_epoch(int epoch) {
          {"step", "lr", "train_loss", "train_accuracy", "images_per_second", "seconds"})
       extra[key] = record[key];
   coordinator_->report_eval("val", epoch + 1, local_val.matrix.counts(), kNumEmotions,
-                            local_val.loss_sum, local_val.samples, extra);
+                            local_val.loss_sum, local_val.images, extra);
   coordinator_->progress(epoch + 1, state_.global_step);
   if (leader_ && ((epoch + 1) % config_.checkpoint.every_epochs == 0 || last || is_best))
     store_checkpoint(epoch, val);
@@ -229,17 +230,18 @@ void TrainingJob::correct_budget(int epoch) {
                       std::to_string(before) + ")");
 }
 
-json TrainingJob::epoch_record(int epoch, const EpochFigures& train, const Evaluation& val) const {
+json TrainingJob::epoch_record(int epoch, const EpochFigures& train,
+                               const EvaluationCounts& val) const {
   const auto seen = static_cast<double>(std::max<std::int64_t>(1, train.seen));
   json record = {{"epoch", epoch + 1},
                  {"step", state_.global_step},
                  {"lr", train.lr},
                  {"train_loss", train.loss_sum / seen},
                  {"train_accuracy", static_cast<double>(train.correct) / seen},
-                 {"val_loss", val.loss()},
+                 {"val_loss", val.mean_loss()},
                  {"val_accuracy", val.matrix.accuracy()},
                  {"val_macro_f1", val.matrix.macro_f1()},
-                 {"val_images", val.samples},
+                 {"val_images", val.images},
                  {"val_confusion_matrix", val.matrix.counts()},
                  {"images_per_second", static_cast<double>(train.seen) / train.seconds},
                  {"seconds", seconds_since(epoch_start_)}};
@@ -249,7 +251,7 @@ json TrainingJob::epoch_record(int epoch, const EpochFigures& train, const Evalu
   return record;
 }
 
-void TrainingJob::store_checkpoint(int epoch, const Evaluation& val) {
+void TrainingJob::store_checkpoint(int epoch, const EvaluationCounts& val) {
   state_.world_size = world_;
   if (!budget_) state_.budget_planned_epochs = 0;  // budget keys only in budgeted runs
   json meta = to_json(state_);
@@ -259,12 +261,12 @@ void TrainingJob::store_checkpoint(int epoch, const Evaluation& val) {
   coordinator_->upload_checkpoint(epoch + 1, state_.global_step,
                                   serialize_checkpoint(model_, *optimizer_, meta),
                                   {{"val_accuracy", val.matrix.accuracy()},
-                                   {"val_loss", val.loss()},
+                                   {"val_loss", val.mean_loss()},
                                    {"val_macro_f1", val.matrix.macro_f1()}});
   failpoint("upload", group_.rank(), epoch + 1);
 }
 
-void TrainingJob::print_epoch(int epoch, const json& record, const Evaluation& val) {
+void TrainingJob::print_epoch(int epoch, const json& record, const EvaluationCounts& val) {
   char line[512];
   std::snprintf(
       line, sizeof line,
@@ -272,7 +274,7 @@ void TrainingJob::print_epoch(int epoch, const json& record, const Evaluation& v
       "%.1f%% @%d)  |  "
       "%.0f img/s  %s\n    val recall: %s",
       epoch + 1, schedule_->epochs(), record["train_loss"].get<double>(),
-      100 * record["train_accuracy"].get<double>(), val.loss(), 100 * val.matrix.accuracy(),
+      100 * record["train_accuracy"].get<double>(), val.mean_loss(), 100 * val.matrix.accuracy(),
       100 * state_.best_val_accuracy, state_.best_epoch, record["images_per_second"].get<double>(),
       format_duration(seconds_since(epoch_start_)).c_str(), recall_line(val.matrix).c_str());
   progress_.end_epoch(line);

@@ -62,9 +62,10 @@ class TrainingJob {
   void plan_budget_from_first_steps(std::size_t step);
   bool record_validation(int epoch, double val_accuracy);  // true: the best so far
   void correct_budget(int epoch);
-  nlohmann::json epoch_record(int epoch, const EpochFigures& train, const Evaluation& val) const;
-  void store_checkpoint(int epoch, const Evaluation& val);
-  void print_epoch(int epoch, const nlohmann::json& record, const Evaluation& val);
+  nlohmann::json epoch_record(int epoch, const EpochFigures& train,
+                              const EvaluationCounts& val) const;
+  void store_checkpoint(int epoch, const EvaluationCounts& val);
+  void print_epoch(int epoch, const nlohmann::json& record, const EvaluationCounts& val);
   void stop_if_checkpoints_lost(int epoch);
 
   // The end.

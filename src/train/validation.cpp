@@ -10,9 +10,9 @@ namespace {
 constexpr const char* kEmotionShort[kNumEmotions] = {"An", "Di", "Fe", "Ha", "Sa", "Su", "Ne"};
 }  // namespace
 
-Evaluation evaluate(FerNet& model, BatchLoader& loader, const torch::Device& device, bool amp,
-                    bool channels_last) {
-  Evaluation result;
+EvaluationCounts evaluate(FerNet& model, BatchLoader& loader, const torch::Device& device, bool amp,
+                          bool channels_last) {
+  EvaluationCounts result(kNumEmotions);
   model->eval();
   torch::NoGradGuard no_grad;
   loader.start_epoch(0);
@@ -31,18 +31,9 @@ Evaluation evaluate(FerNet& model, BatchLoader& loader, const torch::Device& dev
     const auto* p = predicted.data_ptr<std::int64_t>();
     for (int k = 0; k < batch->size; ++k)
       result.matrix.add(static_cast<int>(batch->labels[k]), static_cast<int>(p[k]));
-    result.samples += batch->size;
+    result.images += batch->size;
   }
   return result;
-}
-
-void reduce_evaluation(Evaluation& evaluation, ProcessGroup& group, const std::string& what) {
-  std::vector<std::int64_t>& counts = evaluation.matrix.counts();
-  counts.push_back(evaluation.samples);
-  group.all_reduce_sum(counts.data(), counts.size(), what + " (counts)");
-  evaluation.samples = counts.back();
-  counts.pop_back();
-  group.all_reduce_sum(&evaluation.loss_sum, 1, what + " (loss)");
 }
 
 std::string recall_line(const ConfusionMatrix& matrix) {
