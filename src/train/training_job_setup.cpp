@@ -107,6 +107,7 @@ std::vector<AgreementItem> agreement_items(const TrainConfig& config, FerNet& mo
 
 TrainingJob::TrainingJob(const TrainRequest& request)
     : request_(request),
+      // Validated before anything else is built from it.
       config_((validate(request.config), request.config)),
       tc_(config_.train),
       group_(request.group ? *request.group : own_group_.emplace(nullptr, nullptr)),
