@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -46,8 +47,19 @@ fs::path parent_or_dot(const fs::path& path) {
   return path.has_parent_path() ? path.parent_path() : fs::path(".");
 }
 
+// A zombie counts as gone: it has exited and will write nothing more, and in a
+// container whose PID 1 does not reap, it stays a zombie for ever (kill(pid, 0) still
+// succeeds on it).
 bool process_is_running(long pid) {
-  return pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
+  if (pid <= 0) return false;
+  if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno != EPERM) return false;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return true;  // no /proc: trust kill()
+  const auto after_name = line.rfind(')');     // the name may hold spaces and ')'
+  if (after_name == std::string::npos || after_name + 2 >= line.size()) return true;
+  const char state = line[after_name + 2];
+  return state != 'Z' && state != 'X';
 }
 
 // Removes `.NAME.staging-PID` directories whose process is gone.

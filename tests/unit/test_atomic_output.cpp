@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <stdexcept>
+#include <string>
 
 #include "common/atomic_output.hpp"
 #include "test_support.hpp"
@@ -66,6 +69,27 @@ TEST(AtomicOutput, AbandonedStagingOfDeadProcessIsRemoved) {
   fs::create_directories(dir / ".out.staging-999999999");
   StagedDirectory staged(dir / "out");
   EXPECT_FALSE(fs::exists(dir / ".out.staging-999999999"));
+}
+
+// A SIGKILLed writer waits as a zombie until its parent reaps it — for ever where PID 1
+// does not reap (CI containers). Its temporary must still count as abandoned, while a
+// temporary of a live process stays.
+TEST(AtomicOutput, TemporariesOfAZombieAreRemovedAndOfALiveProcessKept) {
+  TempDir dir;
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) ::_exit(0);
+  // Not reaped yet: wait until the child has exited and is a zombie.
+  siginfo_t info{};
+  ASSERT_EQ(::waitid(P_PID, static_cast<id_t>(child), &info, WEXITED | WNOWAIT), 0);
+  const std::string zombie = ".coordinator.json.tmp-" + std::to_string(child);
+  const std::string live = ".coordinator.json.tmp-" + std::to_string(::getpid());
+  write_file(dir / zombie, "half");
+  write_file(dir / live, "mine");
+  remove_abandoned_temporaries(dir.path());
+  EXPECT_FALSE(fs::exists(dir / zombie));
+  EXPECT_TRUE(fs::exists(dir / live));
+  ::waitpid(child, nullptr, 0);
 }
 
 }  // namespace
