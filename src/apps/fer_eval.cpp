@@ -60,8 +60,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"val", "test", "train"}));
   app.add_option("--tta", tta,
                  "Test-time augmentation: auto (the checkpoint's augment.eval_tta) | "
-                 "none | flip | tencrop")
-      ->check(CLI::IsMember({"auto", "none", "flip", "tencrop"}));
+                 "none | flip | shifts | tencrop")
+      ->check(CLI::IsMember({"auto", "none", "flip", "shifts", "tencrop"}));
   app.add_option("--format", output_format, "table | json | csv")
       ->check(CLI::IsMember({"table", "json", "csv"}));
   app.add_option("--out", out_dir,

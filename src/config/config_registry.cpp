@@ -44,7 +44,9 @@ std::vector<Field> build_registry() {
       .add("cnn_dropout", &ModelConfig::cnn_dropout, "dropout after each stage's pool", dropout)
       .add("sequence", &ModelConfig::sequence, "how the feature map becomes a sequence",
            {"rows", "columns", "raster"})
-      .add("rnn", &ModelConfig::rnn, "recurrent cell", {"lstm", "gru"})
+      .add("rnn", &ModelConfig::rnn,
+           "recurrent cell; none: the CNN alone, its sequence steps pooled directly",
+           {"lstm", "gru", "none"})
       .add("rnn_layers", &ModelConfig::rnn_layers, "stacked RNN layers", positive_count)
       .add("rnn_hidden", &ModelConfig::rnn_hidden, "hidden units per RNN direction", positive_count)
       .add("bidirectional", &ModelConfig::bidirectional, "run the RNN in both directions")
@@ -97,7 +99,9 @@ std::vector<Field> build_registry() {
       .add("crop_size", &AugmentConfig::crop_size, "0: train on 48x48; e.g. 40: random 40x40 crops",
            zero_or(closed(16, 48)))
       .add("eval_tta", &AugmentConfig::eval_tta,
-           "test-time augmentation (tencrop needs crop_size > 0)", {"none", "flip", "tencrop"})
+           "test-time augmentation: none, flip (+ mirror), shifts (+ 2-pixel shifts, 10 views), "
+           "tencrop (corner crops, needs crop_size > 0)",
+           {"none", "flip", "shifts", "tencrop"})
       .add("eval_blur_sigma", &AugmentConfig::eval_blur_sigma,
            "Gaussian blur (sigma, pixels) of evaluation and prediction inputs, to match a training "
            "set "
@@ -119,6 +123,10 @@ std::vector<Field> build_registry() {
            "share of the target spread over all classes", closed_open(0, 1))
       .add("class_weights", &OptimConfig::class_weights,
            "weight the loss by inverse class frequency (from the manifest)")
+      .add("class_weight_power", &OptimConfig::class_weight_power,
+           "with class_weights: weight = (1 / frequency)^power; 1: inverse frequency, 0.5: its "
+           "square root (milder)",
+           open_closed(0, 1))
       .add("grad_clip_norm", &OptimConfig::grad_clip_norm,
            "clip the global gradient norm to this; 0: off", at_least(0))
       .add("accumulation_steps", &OptimConfig::accumulation_steps,

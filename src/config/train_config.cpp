@@ -238,6 +238,10 @@ void validate(const TrainConfig& config) {
                        "': expected host:port of a fer-coordinator (e.g. node1:7070), or '' for "
                        "the coordinator embedded in rank 0");
   }
+  if (config.model.rnn == "none" && config.model.pooling == "last")
+    throw InputError(
+        "model.rnn = none needs model.pooling = mean or attention: without a recurrent cell the "
+        "last step has read only its own row");
   if (augment.eval_tta == "tencrop" && augment.crop_size == 0)
     throw InputError(
         "augment.eval_tta = tencrop needs augment.crop_size > 0 (in [16, 48], e.g. 40): the ten "

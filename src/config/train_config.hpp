@@ -16,7 +16,7 @@ struct ModelConfig {
   int convs_per_stage = 2;        // [conv3x3 -> BatchNorm -> ReLU] x k, then 2x2 max-pool
   double cnn_dropout = 0.1;       // dropout after each stage's pool
   std::string sequence = "rows";  // how the feature map becomes a sequence: rows | columns | raster
-  std::string rnn = "lstm";       // lstm | gru
+  std::string rnn = "lstm";       // lstm | gru | none (the CNN alone: steps pooled directly)
   int rnn_layers = 1;
   int rnn_hidden = 128;
   bool bidirectional = true;
@@ -49,7 +49,7 @@ struct AugmentConfig {
   double blur_probability = 0.0;     // random Gaussian blur (training)
   double blur_sigma_max = 1.5;       // its sigma is drawn from [0.3, blur_sigma_max] pixels
   int crop_size = 0;                 // 0: train on 48x48; e.g. 40: random 40x40 crops
-  std::string eval_tta = "none";     // none | flip | tencrop (tencrop needs crop_size > 0)
+  std::string eval_tta = "none";     // none | flip | shifts | tencrop (tencrop needs crop_size > 0)
   double eval_blur_sigma = 0.0;      // Gaussian blur of evaluation/prediction inputs, to match a
                                      // training set blurrier than the images seen later
 };
@@ -68,6 +68,7 @@ struct OptimConfig {
   double beta2 = 0.999;  // adamw
   double label_smoothing = 0.0;
   bool class_weights = false;   // weight the loss by inverse class frequency (from the manifest)
+  double class_weight_power = 1.0;  // class weight = (1 / frequency)^power; 0.5: square root
   double grad_clip_norm = 0.0;  // 0: off
   int accumulation_steps = 1;   // micro-batches of data.batch_size per optimizer step
 };

@@ -5,55 +5,32 @@
 #include <chrono>
 
 #include "common/error.hpp"
+#include "dist/bucket_plan.hpp"
 
 namespace fer {
-namespace {
-
-at::ScalarType wire_type_of(const std::string& compression) {
-  if (compression == "bf16") return at::kBFloat16;
-  if (compression == "fp16") return at::kHalf;
-  if (compression == "none") return at::kFloat;
-  throw InputError("dist.compression: '" + compression + "'; choose none, bf16 or fp16");
-}
-
-}  // namespace
 
 GradientBucketer::GradientBucketer(std::vector<at::Tensor> parameters, Communicator& communicator,
-                                   BucketOptions options)
+                                   BucketOptions options, std::shared_ptr<const ReductionHook> hook)
     : parameters_(std::move(parameters)),
       slots_(parameters_.size()),
       communicator_(communicator),
-      options_(std::move(options)),
-      wire_type_(wire_type_of(options_.compression)) {
-  if (!communicator_.supports(wire_type_))
-    throw InputError("dist.compression = " + options_.compression + " is not supported by the " +
+      options_(options),
+      hook_(hook ? std::move(hook) : make_reduction_hook("none")) {
+  if (!communicator_.supports(hook_->wire_type()))
+    throw InputError("dist.compression = " + hook_->name() + " is not supported by the " +
                      communicator_.describe() + " backend (use none, or the nccl backend)");
-  // Reverse model order: the last layers' gradients are computed first.
-  const auto bytes_of = [](double mb) {
-    return static_cast<std::int64_t>(mb * 1024 * 1024 / sizeof(float));
-  };
-  std::int64_t cap = std::max<std::int64_t>(1, bytes_of(options_.first_bucket_mb));
-  std::int64_t filled = 0;
-  for (std::size_t k = parameters_.size(); k-- > 0;) {
-    const at::Tensor& p = parameters_[k];
-    if (!p.requires_grad()) continue;
-    if (buckets_.empty() || (filled > 0 && filled + p.numel() > cap)) {
-      if (!buckets_.empty()) cap = std::max<std::int64_t>(1, bytes_of(options_.bucket_mb));
-      buckets_.emplace_back();
-      filled = 0;
+  std::vector<ParameterSize> sizes;
+  for (const at::Tensor& p : parameters_) sizes.push_back({p.numel(), p.requires_grad()});
+  const BucketPlan plan = plan_buckets(sizes, options_.first_bucket_mb, options_.bucket_mb);
+  for (const std::vector<std::size_t>& members : plan.buckets) {
+    Bucket& bucket = buckets_.emplace_back();
+    std::int64_t filled = 0;
+    for (std::size_t k : members) {
+      slots_[k] = {buckets_.size() - 1, filled, parameters_[k].numel(), false};
+      bucket.parameters.push_back(k);
+      filled += parameters_[k].numel();
     }
-    Slot& slot = slots_[k];
-    slot.bucket = buckets_.size() - 1;
-    slot.offset = filled;
-    slot.numel = p.numel();
-    buckets_.back().parameters.push_back(k);
-    filled += p.numel();
-  }
-  for (Bucket& bucket : buckets_) {
-    std::int64_t size = 0;
-    for (std::size_t k : bucket.parameters) size += slots_[k].numel;
-    const at::Tensor& first = parameters_[bucket.parameters.front()];
-    bucket.flat = at::zeros({size}, first.options().dtype(at::kFloat));
+    bucket.flat = at::zeros({filled}, parameters_[members.front()].options().dtype(at::kFloat));
   }
   for (std::size_t k = 0; k < parameters_.size(); ++k) {
     if (!parameters_[k].requires_grad()) continue;
@@ -121,7 +98,7 @@ void GradientBucketer::launch_ready_buckets() {
 
 void GradientBucketer::launch(std::size_t index) {
   Bucket& bucket = buckets_[index];
-  bucket.wire = wire_type_ == at::kFloat ? bucket.flat : bucket.flat.to(wire_type_);
+  bucket.wire = hook_->encode(bucket.flat);
   bucket.work = communicator_.start_average(
       bucket.wire, "gradient all-reduce, step " + std::to_string(step_) + ", bucket " +
                        std::to_string(index + 1) + " of " + std::to_string(buckets_.size()));
@@ -152,8 +129,7 @@ void GradientBucketer::finish_reduction() {
     if (!parameter.requires_grad()) continue;
     const Slot& slot = slots_[k];
     Bucket& bucket = buckets_[slot.bucket];
-    const at::Tensor& source = bucket.wire.scalar_type() == at::kFloat ? bucket.flat : bucket.wire;
-    at::Tensor mean = source.narrow(0, slot.offset, slot.numel).view(parameter.sizes());
+    at::Tensor mean = bucket.wire.narrow(0, slot.offset, slot.numel).view(parameter.sizes());
     if (!parameter.grad().defined()) parameter.mutable_grad() = at::zeros_like(parameter);
     parameter.mutable_grad().copy_(mean);
   }

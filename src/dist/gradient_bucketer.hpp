@@ -1,7 +1,8 @@
 #pragma once
 // Data-parallel gradient averaging, overlapped with the backward pass (the design of
 // PyTorch DDP's reducer):
-//  1. Parameters are packed, in reverse order (the order backward produces their
+//  1. Parameters are packed (dist/bucket_plan.hpp), in reverse order (the order backward produces
+//  their
 //     gradients), into flat buckets: the first small (dist.first_bucket_mb) so that
 //     communication starts early, the rest up to dist.bucket_mb.
 //  2. A hook on every parameter copies its gradient into its bucket as soon as
@@ -23,21 +24,23 @@
 #include <vector>
 
 #include "dist/communicator.hpp"
+#include "dist/reduction_hook.hpp"
 
 namespace fer {
 
 struct BucketOptions {
-  double bucket_mb = 25;             // cap of each bucket, MB of float32 gradients
-  double first_bucket_mb = 1;        // cap of the first bucket (the last layers' gradients)
-  bool overlap = true;               // false: start every reduction after backward (for measuring)
-  std::string compression = "none";  // none | bf16 | fp16: element type on the wire
+  double bucket_mb = 25;       // cap of each bucket, MB of float32 gradients
+  double first_bucket_mb = 1;  // cap of the first bucket (the last layers' gradients)
+  bool overlap = true;         // false: start every reduction after backward (for measuring)
 };
 
 class GradientBucketer {
  public:
   // `parameters` in the model's order; they must outlive the bucketer.
+  // The buckets follow plan_buckets (dist/bucket_plan.hpp); `hook` makes what each
+  // bucket's reduction carries (none: float32 as it is).
   GradientBucketer(std::vector<at::Tensor> parameters, Communicator& communicator,
-                   BucketOptions options);
+                   BucketOptions options, std::shared_ptr<const ReductionHook> hook = nullptr);
   ~GradientBucketer();
   GradientBucketer(const GradientBucketer&) = delete;
   GradientBucketer& operator=(const GradientBucketer&) = delete;
@@ -62,7 +65,7 @@ class GradientBucketer {
   };
   struct Bucket {
     at::Tensor flat;  // float32 gradients of its parameters
-    at::Tensor wire;  // what is reduced: flat, or its bf16/fp16 copy
+    at::Tensor wire;  // what is reduced: the hook's encoding of flat (flat itself uncompressed)
     std::vector<std::size_t> parameters;
     std::size_t pending = 0;  // parameters whose gradient has not arrived yet
     std::unique_ptr<CommunicationWork> work;
@@ -79,7 +82,7 @@ class GradientBucketer {
   std::vector<unsigned> hook_handles_;
   Communicator& communicator_;
   BucketOptions options_;
-  at::ScalarType wire_type_;
+  std::shared_ptr<const ReductionHook> hook_;
   std::mutex mutex_;  // hooks may run on an autograd thread (CUDA)
   bool armed_ = false;
   std::size_t next_to_launch_ = 0;

@@ -19,7 +19,7 @@ namespace fer {
 struct EvaluationOptions {
   std::filesystem::path shards;  // shard directory
   Split split = Split::kVal;
-  std::string tta = "none";  // none | flip | tencrop
+  std::string tta = "none";  // none | flip | shifts | tencrop
   int batch_size = 256;
   int loader_threads = 1;
   bool keep_predictions = false;  // per-image rows (predictions.csv)

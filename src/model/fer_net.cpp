@@ -1,6 +1,6 @@
 #include "model/fer_net.hpp"
 
-#include "data/emotions.hpp"
+#include "data/emotions.hpp"  // kNumEmotions (constants only: nothing to link)
 #include "kernels/fused_cnn.hpp"
 
 namespace fer {
@@ -53,14 +53,17 @@ FerNetImpl::FerNetImpl(const ModelConfig& config, int input_side) : config_(conf
                                               .batch_first(true)
                                               .bidirectional(config.bidirectional)
                                               .dropout(between_layers)));
-  } else {
+  } else if (config.rnn == "lstm") {
     lstm_ = register_module("rnn", nn::LSTM(nn::LSTMOptions(step_features_, config.rnn_hidden)
                                                 .num_layers(config.rnn_layers)
                                                 .batch_first(true)
                                                 .bidirectional(config.bidirectional)
                                                 .dropout(between_layers)));
   }
-  const std::int64_t rnn_out = config.rnn_hidden * (config.bidirectional ? 2 : 1);
+  // Without a recurrent cell (rnn: none, the CNN-alone baseline) the steps themselves are
+  // pooled: with raster steps and mean pooling that is global average pooling.
+  const std::int64_t rnn_out =
+      config.rnn == "none" ? step_features_ : config.rnn_hidden * (config.bidirectional ? 2 : 1);
   if (config.pooling == "attention")
     attention_ = register_module("attention", nn::Linear(rnn_out, 1));
   head_dropout_ = register_module("head_dropout", nn::Dropout(config.head_dropout));
@@ -112,15 +115,16 @@ torch::Tensor FerNetImpl::forward(torch::Tensor images) {
                            : fused_cpu_kernels_apply(images) ? fused_cnn_forward(images)
                                                              : cnn_->forward(images);
   torch::Tensor sequence = to_sequence(features).contiguous();
-  torch::Tensor steps =
-      lstm_ ? std::get<0>(lstm_->forward(sequence)) : std::get<0>(gru_->forward(sequence));
+  torch::Tensor steps = lstm_  ? std::get<0>(lstm_->forward(sequence))
+                        : gru_ ? std::get<0>(gru_->forward(sequence))
+                               : sequence;
   torch::Tensor pooled;
   if (config_.pooling == "mean") {
     pooled = steps.mean(1);
   } else if (config_.pooling == "attention") {
     torch::Tensor weights = torch::softmax(attention_->forward(steps), /*dim=*/1);  // [B, T, 1]
     pooled = (weights * steps).sum(1);
-  } else if (config_.bidirectional) {
+  } else if (config_.bidirectional && config_.rnn != "none") {
     // last: the forward direction's last step and the backward direction's first,
     // each having read the whole sequence.
     const std::int64_t hidden = config_.rnn_hidden;

@@ -26,6 +26,21 @@ void gaussian_blur(const std::uint8_t* image48, double sigma, std::uint8_t* out4
   cv::GaussianBlur(source, target, cv::Size(0, 0), sigma, sigma, cv::BORDER_REFLECT_101);
 }
 
+// image48 moved by (dx, dy) whole pixels, edges reflected as in training's shifts.
+void shifted(const std::uint8_t* image48, int dx, int dy, std::uint8_t* out48) {
+  const cv::Mat source(kImageSide, kImageSide, CV_8UC1, const_cast<std::uint8_t*>(image48));
+  cv::Mat target(kImageSide, kImageSide, CV_8UC1, out48);
+  const cv::Mat translation = (cv::Mat_<double>(2, 3) << 1, 0, dx, 0, 1, dy);
+  cv::warpAffine(source, target, translation, target.size(), cv::INTER_NEAREST,
+                 cv::BORDER_REFLECT_101);
+}
+
+// The shifts of the "shifts" views: none, then 2 pixels each way; small against
+// training's translate_pixels so that every view stays a face the model has seen.
+constexpr int kShiftPixels = 2;
+constexpr int kShifts[5][2] = {
+    {0, 0}, {kShiftPixels, 0}, {-kShiftPixels, 0}, {0, kShiftPixels}, {0, -kShiftPixels}};
+
 }  // namespace
 
 void augment_for_training(const std::uint8_t* image48, const AugmentConfig& config, SplitMix64& rng,
@@ -91,7 +106,7 @@ void augment_for_training(const std::uint8_t* image48, const AugmentConfig& conf
 }
 
 int eval_view_count(const AugmentConfig& config) {
-  if (config.eval_tta == "tencrop") return 10;
+  if (config.eval_tta == "tencrop" || config.eval_tta == "shifts") return 10;
   if (config.eval_tta == "flip") return 2;
   return 1;
 }
@@ -110,6 +125,15 @@ void eval_views(const std::uint8_t* image48, const AugmentConfig& config, float*
     for (int k = 0; k < 5; ++k) {
       crop_normalized(image48, corners[k][0], corners[k][1], size, false, out + k * pixels);
       crop_normalized(image48, corners[k][0], corners[k][1], size, true, out + (5 + k) * pixels);
+    }
+    return;
+  }
+  if (config.eval_tta == "shifts") {
+    std::uint8_t moved[kImagePixels];
+    for (int k = 0; k < 5; ++k) {
+      shifted(image48, kShifts[k][0], kShifts[k][1], moved);
+      crop_normalized(moved, centre, centre, size, false, out + k * pixels);
+      crop_normalized(moved, centre, centre, size, true, out + (5 + k) * pixels);
     }
     return;
   }

@@ -21,7 +21,8 @@ void augment_for_training(const std::uint8_t* image48, const AugmentConfig& conf
 
 // Views used at evaluation (after the optional eval_blur_sigma blur): "none" -> 1 (centre crop or
 // the whole image), "flip" -> 2 (plus its mirror), "tencrop" -> 10 (four corners and centre, and
-// their mirrors).
+// their mirrors), "shifts" -> 10 (the image and its 2-pixel shifts up, down, left and right,
+// edges reflected, and their mirrors; for any crop size).
 int eval_view_count(const AugmentConfig& config);
 // Writes eval_view_count() normalised images of size^2 each into out.
 void eval_views(const std::uint8_t* image48, const AugmentConfig& config, float* out);

@@ -11,9 +11,11 @@
 #include "data/image_stats.hpp"
 #include "dist/agreement.hpp"
 #include "dist/model_sync.hpp"
+#include "dist/reduction_hook.hpp"
 #include "pipeline/augment.hpp"
 #include "train/batch_limits.hpp"
 #include "train/checkpoint_io.hpp"
+#include "train/class_weights.hpp"
 #include "train/torch_batch.hpp"
 #include "train/training_job.hpp"
 
@@ -36,17 +38,6 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimConfig& c, Fe
                                                  .momentum(c.momentum)
                                                  .nesterov(c.nesterov)
                                                  .weight_decay(c.weight_decay));
-}
-
-// Inverse class frequency, normalised so that the weights average 1 over samples.
-torch::Tensor class_weights_from(const ClassCounts& counts) {
-  double total = 0;
-  for (auto c : counts) total += static_cast<double>(c);
-  std::vector<float> weights(kNumEmotions, 0.0f);
-  for (int c = 0; c < kNumEmotions; ++c)
-    if (counts[c] > 0)
-      weights[c] = static_cast<float>(total / (kNumEmotions * static_cast<double>(counts[c])));
-  return torch::tensor(weights);
 }
 
 // The loaders' options, from the configuration and the rank's place in the job.
@@ -78,7 +69,6 @@ BucketOptions bucket_options(const DistConfig& dist) {
   buckets.bucket_mb = dist.bucket_mb;
   buckets.first_bucket_mb = dist.first_bucket_mb;
   buckets.overlap = dist.overlap;
-  buckets.compression = dist.compression;
   return buckets;
 }
 
@@ -190,9 +180,11 @@ void TrainingJob::build_model() {
   budget_probe_steps_ =
       std::min(optimizer_steps_per_epoch_ - budget_probe_from_,
                std::max<std::size_t>(kBudgetProbeMinSteps, optimizer_steps_per_epoch_ / 20));
-  if (config_.optim.class_weights)
-    class_weights_ =
-        class_weights_from(dataset_->manifest().split(Split::kTrain).class_counts).to(device_);
+  if (config_.optim.class_weights) {
+    const auto weights = class_loss_weights(dataset_->manifest().split(Split::kTrain).class_counts,
+                                            config_.optim.class_weight_power);
+    class_weights_ = torch::tensor(std::vector<float>(weights.begin(), weights.end())).to(device_);
+  }
 
   // Every rank must run the same configuration, model and data as rank 0.
   check_agreement(group_, agreement_items(config_, model_, *dataset_));
@@ -251,7 +243,8 @@ void TrainingJob::connect() {
   if (world_ > 1) {
     broadcast_model_state(*model_, *communicator_, 0);
     bucketer_ = std::make_unique<GradientBucketer>(model_->parameters(), *communicator_,
-                                                   bucket_options(config_.dist));
+                                                   bucket_options(config_.dist),
+                                                   make_reduction_hook(config_.dist.compression));
   }
 }
 

@@ -11,7 +11,7 @@
 #include <random>
 #include <thread>
 
-#include "../unit/test_support.hpp"
+#include "test_support.hpp"
 #include "common/error.hpp"
 #include "common/sha256.hpp"
 #include "coord/coordinator_client.hpp"

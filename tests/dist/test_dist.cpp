@@ -13,6 +13,7 @@
 #include "dist/gradient_bucketer.hpp"
 #include "dist/model_sync.hpp"
 #include "dist/process_group.hpp"
+#include "dist/reduction_hook.hpp"
 
 namespace fer {
 namespace {
@@ -123,6 +124,40 @@ TEST(GradientBucketer, UnusedParametersAndAccumulatedMicroBatches) {
   EXPECT_TRUE(torch::equal(toy.tensors[0].grad(), torch::full({10}, 3 * mean_of_rank_plus_one())));
   EXPECT_TRUE(torch::equal(toy.tensors[1].grad(), torch::full({20}, 1 * mean_of_rank_plus_one())));
   EXPECT_TRUE(torch::equal(toy.tensors[2].grad(), torch::full({30}, 3 * mean_of_rank_plus_one())));
+}
+
+// A reduction hook decides what each bucket's all-reduce carries: here twice the gradients,
+// so every .grad must come out as twice the mean.
+class DoublingHook final : public ReductionHook {
+ public:
+  std::string name() const override { return "doubling"; }
+  at::ScalarType wire_type() const override { return at::kFloat; }
+  at::Tensor encode(const at::Tensor& flat) const override { return flat * 2; }
+};
+
+TEST(GradientBucketer, EveryBucketGoesThroughTheReductionHook) {
+  const auto communicator = make_communicator("mpi", group(), torch::kCPU);
+  ToyParameters toy({10, 20, 30});
+  BucketOptions options;
+  options.bucket_mb = 0.0001;  // 26 floats: three buckets
+  options.first_bucket_mb = 0.0001;
+  GradientBucketer bucketer(toy.tensors, *communicator, options, std::make_shared<DoublingHook>());
+  ASSERT_EQ(bucketer.bucket_count(), 3u);
+  bucketer.prepare_for_reduction(1);
+  toy.backward(1.0);
+  bucketer.finish_reduction();
+  for (const auto& t : toy.tensors)
+    EXPECT_TRUE(torch::equal(t.grad(), torch::full_like(t, 2 * mean_of_rank_plus_one())));
+  // The compression hooks: bf16 needs a backend that sums bf16, which MPI does not.
+  EXPECT_EQ(make_reduction_hook("bf16")->wire_type(), at::kBFloat16);
+  try {
+    GradientBucketer refused(toy.tensors, *communicator, options, make_reduction_hook("bf16"));
+    ADD_FAILURE() << "bf16 buckets over MPI were accepted";
+  } catch (const InputError& error) {
+    EXPECT_NE(std::string(error.what()).find("dist.compression = bf16"), std::string::npos)
+        << error.what();
+  }
+  EXPECT_THROW(make_reduction_hook("int8"), InputError);
 }
 
 TEST(ModelSync, BroadcastFromRankZeroAndAveragedBatchNormStatistics) {

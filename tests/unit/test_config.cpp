@@ -61,6 +61,7 @@ const std::vector<std::string> kAllKeys = {
     "optim.beta2",
     "optim.label_smoothing",
     "optim.class_weights",
+    "optim.class_weight_power",
     "optim.grad_clip_norm",
     "optim.accumulation_steps",
     "schedule.kind",
@@ -152,6 +153,7 @@ void expect_same(const TrainConfig& a, const TrainConfig& b) {
   FER_EXPECT_FIELD(optim.beta2);
   FER_EXPECT_FIELD(optim.label_smoothing);
   FER_EXPECT_FIELD(optim.class_weights);
+  FER_EXPECT_FIELD(optim.class_weight_power);
   FER_EXPECT_FIELD(optim.grad_clip_norm);
   FER_EXPECT_FIELD(optim.accumulation_steps);
   FER_EXPECT_FIELD(schedule.kind);
@@ -241,6 +243,7 @@ TrainConfig every_field_changed() {
   c.optim.beta2 = 0.9995;
   c.optim.label_smoothing = 0.1;
   c.optim.class_weights = true;
+  c.optim.class_weight_power = 0.5;
   c.optim.grad_clip_norm = 5;
   c.optim.accumulation_steps = 4;
   c.schedule.kind = "plateau";
@@ -603,6 +606,15 @@ TEST(ConfigValidate, CrossKeyConstraints) {
   const std::string tencrop = validate_error(no_crop);
   EXPECT_HAS(tencrop, "augment.eval_tta");
   EXPECT_HAS(tencrop, "augment.crop_size");
+
+  TrainConfig cnn_alone_last;
+  apply_override(cnn_alone_last, "model.rnn=none");
+  apply_override(cnn_alone_last, "model.pooling=last");
+  const std::string last = validate_error(cnn_alone_last);
+  EXPECT_HAS(last, "model.rnn = none");
+  EXPECT_HAS(last, "model.pooling");
+  apply_override(cnn_alone_last, "model.pooling=mean");
+  EXPECT_NO_THROW(validate(cnn_alone_last));
 
   TrainConfig inverted;
   apply_override(inverted, "augment.scale_min=1.5");

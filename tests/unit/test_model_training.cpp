@@ -31,9 +31,10 @@ TrainConfig preset(const std::string& name) {
 TEST(FerNet, ForwardShapesForEverySequenceModeRnnAndPooling) {
   torch::manual_seed(0);
   for (const char* sequence : {"rows", "columns", "raster"})
-    for (const char* rnn : {"lstm", "gru"})
+    for (const char* rnn : {"lstm", "gru", "none"})
       for (const char* pooling : {"last", "mean", "attention"})
         for (bool bidirectional : {true, false}) {
+          if (std::string(rnn) == "none" && std::string(pooling) == "last") continue;  // refused
           ModelConfig config;
           config.channels = {4, 8};
           config.convs_per_stage = 1;
@@ -53,6 +54,27 @@ TEST(FerNet, ForwardShapesForEverySequenceModeRnnAndPooling) {
                       std::string(sequence) == "raster" ? map * map : map);
           }
         }
+}
+
+TEST(FerNet, WithoutAnRnnTheHeadReadsThePooledStepsOfTheCnn) {
+  TrainConfig config = preset("bench");
+  FerNet hybrid(config.model, 48);
+  config.model.rnn = "none";
+  FerNet cnn_alone(config.model, 48);
+  // The CNN's parameters and a head on the 128 x 6 features of a row: no RNN parameters.
+  std::int64_t cnn = 0;
+  for (const auto& item : cnn_alone->named_parameters()) {
+    EXPECT_EQ(item.key().rfind("rnn", 0), std::string::npos) << item.key();
+    if (item.key().rfind("cnn.", 0) == 0) cnn += item.value().numel();
+  }
+  EXPECT_EQ(parameter_count(*cnn_alone), cnn + (128 * 6 + 1) * kNumEmotions);
+  EXPECT_LT(parameter_count(*cnn_alone), parameter_count(*hybrid) / 3);
+  cnn_alone->eval();
+  torch::NoGradGuard no_grad;
+  const torch::Tensor images = torch::randn({2, 1, 48, 48});
+  const torch::Tensor logits = cnn_alone->forward(images);
+  ASSERT_EQ(logits.sizes(), (std::vector<std::int64_t>{2, kNumEmotions}));
+  EXPECT_TRUE(torch::isfinite(logits).all().item<bool>());
 }
 
 TEST(FerNet, BenchPresetIsTheReferenceModel) {

@@ -132,6 +132,28 @@ TEST(Augment, EvalViews) {
   EXPECT_EQ(eval_view_count(config), 1);
 }
 
+TEST(Augment, ShiftViewsAreTheImageItsTwoPixelShiftsAndTheirMirrors) {
+  const auto pixels = test::pattern_pixels(6);
+  AugmentConfig config;  // whole 48x48 images
+  config.eval_tta = "shifts";
+  ASSERT_EQ(eval_view_count(config), 10);
+  std::vector<float> views(10 * 48 * 48);
+  eval_views(pixels.data(), config, views.data());
+  const auto view = [&](int k, int r, int c) { return views[k * 48 * 48 + r * 48 + c]; };
+  const auto source = [&](int r, int c) { return normalize_pixel(pixels[r * 48 + c]); };
+  // Views 0-4: unshifted, then moved right, left, down and up by 2 (away from the edges
+  // that the reflection fills); views 5-9 mirror them.
+  const int moves[5][2] = {{0, 0}, {2, 0}, {-2, 0}, {0, 2}, {0, -2}};
+  for (int k = 0; k < 5; ++k)
+    for (int r = 2; r < 46; ++r)
+      for (int c = 2; c < 46; ++c) {
+        ASSERT_FLOAT_EQ(view(k, r, c), source(r - moves[k][1], c - moves[k][0])) << k;
+        ASSERT_FLOAT_EQ(view(5 + k, r, c), view(k, r, 47 - c)) << k;
+      }
+  // The edges are reflected, not blank: right-moved column 0 repeats column 2.
+  for (int r = 0; r < 48; ++r) ASSERT_FLOAT_EQ(view(1, r, 0), source(r, 2));
+}
+
 class LoaderTest : public ::testing::Test {
  protected:
   void SetUp() override {
