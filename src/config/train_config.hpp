@@ -67,10 +67,10 @@ struct OptimConfig {
   double beta1 = 0.9;    // adamw
   double beta2 = 0.999;  // adamw
   double label_smoothing = 0.0;
-  bool class_weights = false;   // weight the loss by inverse class frequency (from the manifest)
+  bool class_weights = false;  // weight the loss by inverse class frequency (from the manifest)
   double class_weight_power = 1.0;  // class weight = (1 / frequency)^power; 0.5: square root
-  double grad_clip_norm = 0.0;  // 0: off
-  int accumulation_steps = 1;   // micro-batches of data.batch_size per optimizer step
+  double grad_clip_norm = 0.0;      // 0: off
+  int accumulation_steps = 1;       // micro-batches of data.batch_size per optimizer step
 };
 
 struct ScheduleConfig {

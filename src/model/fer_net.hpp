@@ -1,8 +1,9 @@
 #pragma once
 // The hybrid CNN-RNN classifier. CNN stages turn a 1 x S x S face into a C x h x w
 // feature map; the map is read as a sequence (rows, columns, or the raster of
-// positions) by an LSTM or GRU (or, for the CNN-alone baseline, by nothing); the sequence is pooled (last step, mean, or learned
-// attention) and a linear layer gives the logits of the 7 FER2013 emotions.
+// positions) by an LSTM or GRU (or, for the CNN-alone baseline, by nothing); the sequence is pooled
+// (last step, mean, or learned attention) and a linear layer gives the logits of the 7 FER2013
+// emotions.
 
 #include <torch/torch.h>
 

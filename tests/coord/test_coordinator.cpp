@@ -11,13 +11,13 @@
 #include <random>
 #include <thread>
 
-#include "test_support.hpp"
 #include "common/error.hpp"
 #include "common/sha256.hpp"
 #include "coord/coordinator_client.hpp"
 #include "coord/coordinator_server.hpp"
 #include "coord/protocol.hpp"
 #include "metrics/confusion_matrix.hpp"
+#include "test_support.hpp"
 
 namespace fer::coord {
 namespace {
