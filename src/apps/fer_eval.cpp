@@ -46,8 +46,8 @@ int main(int argc, char** argv) {
       "The test split is scored only when asked (--split test); choose models on val.\n"
       "Exit codes: 0 ok, 1 failure, 2 bad input or usage, 3 corrupt data."};
   std::vector<std::string> checkpoints;
-  std::string shards, split = "val", tta = "auto", output_format = "table", out_dir,
-                      device = "auto";
+  std::string shards, split = "val", tta = "auto", output_format = "table", out_dir;
+  fer::DeviceChoice device = fer::DeviceChoice::kAuto;
   std::string checkpoints_dir = "checkpoints";
   int batch = 256, threads = 0;
   bool predictions = false, quiet = false;
@@ -58,10 +58,12 @@ int main(int argc, char** argv) {
   app.add_option("--shards", shards, "Shard directory (default: the checkpoint's data.shards)");
   app.add_option("--split", split, "val | test | train")
       ->check(CLI::IsMember({"val", "test", "train"}));
+  std::vector<std::string> tta_values = {"auto"};
+  for (const std::string& name : fer::choice_names<fer::EvalTta>()) tta_values.push_back(name);
   app.add_option("--tta", tta,
                  "Test-time augmentation: auto (the checkpoint's augment.eval_tta) | "
                  "none | flip | shifts | tencrop")
-      ->check(CLI::IsMember({"auto", "none", "flip", "shifts", "tencrop"}));
+      ->check(CLI::IsMember(tta_values));
   app.add_option("--format", output_format, "table | json | csv")
       ->check(CLI::IsMember({"table", "json", "csv"}));
   app.add_option("--out", out_dir,
@@ -73,8 +75,7 @@ int main(int argc, char** argv) {
                  "Where runs live (for best, latest, run names)");
   app.add_option("--batch", batch, "Images per forward pass")->check(fer::cli::above(0));
   app.add_option("--threads", threads, "Intra-op threads per rank (0: cores / ranks on this node)");
-  app.add_option("--device", device, "auto | cpu | cuda")
-      ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+  fer::cli::add_choice(app, "--device", device, "auto | cpu | cuda");
   app.add_flag("-q,--quiet", quiet, "No progress output");
   if (const auto code = fer::cli::parse(app, argc, argv, "fer-eval")) return *code;
 
@@ -96,15 +97,17 @@ int main(int argc, char** argv) {
       options.shards =
           shards.empty() ? fs::path(classifier.config().data.shards) : fs::path(shards);
       options.split = *fer::split_from_name(split);
-      options.tta = tta == "auto" ? classifier.config().augment.eval_tta : tta;
+      options.tta = tta == "auto" ? classifier.config().augment.eval_tta
+                                  : fer::parse_choice<fer::EvalTta>(tta, "--tta");
       options.batch_size = batch;
       options.keep_predictions = predictions;
       options.progress = !quiet && output_format == "table";
       if (leader && !quiet)
         std::fprintf(stderr, "fer-eval: %s on %s (%s split, tta %s, %d rank%s x %d threads, %s)\n",
                      classifier.describe().c_str(), options.shards.c_str(), split.c_str(),
-                     options.tta.c_str(), group->size(), group->size() == 1 ? "" : "s",
-                     classifier_options.threads, classifier.device().c_str());
+                     std::string(fer::name_of(options.tta)).c_str(), group->size(),
+                     group->size() == 1 ? "" : "s", classifier_options.threads,
+                     classifier.device().c_str());
       reports.push_back(fer::evaluate_split(classifier, options, *group));
       files.push_back(file);
     }

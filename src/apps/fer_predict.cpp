@@ -37,7 +37,8 @@ int main(int argc, char** argv) {
       "Exit codes: 0 every input processed (with or without faces), 1 some input failed,\n"
       "2 usage or configuration error (bad option, no checkpoint), 3 corrupt checkpoint."};
   std::vector<std::string> inputs, list_files, videos;
-  std::string checkpoint = "best", checkpoints_dir = "checkpoints", device = "auto";
+  std::string checkpoint = "best", checkpoints_dir = "checkpoints";
+  fer::DeviceChoice device = fer::DeviceChoice::kAuto;
   std::string fallback = "none", annotate_dir;
   fer::PredictOptions options;
   int threads = 0, top_k = 3;
@@ -56,8 +57,7 @@ int main(int argc, char** argv) {
   app.add_option("-k,--checkpoint", checkpoint,
                  "best | latest (newest run's) | run directory or name (its best.pt) | .pt file");
   app.add_option("--checkpoints-dir", checkpoints_dir, "Where runs live (for best, latest, names)");
-  app.add_option("--device", device, "auto | cpu | cuda")
-      ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+  fer::cli::add_choice(app, "--device", device, "auto | cpu | cuda");
   app.add_option("--threads", threads,
                  "Threads for the network (LibTorch) and the detector (OpenCV); 0: all cores")
       ->check(fer::cli::at_least(0));

@@ -25,7 +25,8 @@ struct ServeFlags {
   fer::serve::FollowOptions follow;
   fer::serve::ServiceOptions service;
   fer::serve::BatchOptions batching;
-  std::string listen = "127.0.0.1", checkpoints_dir = "checkpoints", device = "auto";
+  std::string listen = "127.0.0.1", checkpoints_dir = "checkpoints";
+  fer::DeviceChoice device = fer::DeviceChoice::kAuto;
   std::string token_file, fallback = "none", cascade = service.faces.detector.cascade.string();
   int port = 8080, threads = 0, io_threads = 0;
   double max_wait_ms = 2, max_body_mb = 16, reload_seconds = 1;
@@ -46,8 +47,7 @@ void declare_options(CLI::App& app, ServeFlags& f) {
   app.add_option("--token-file", f.token_file,
                  "File with the token clients send (mode 600; at least 16 characters; default: "
                  "FER_SERVE_TOKEN); required off loopback");
-  app.add_option("--device", f.device, "auto | cpu | cuda")
-      ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+  fer::cli::add_choice(app, "--device", f.device, "auto | cpu | cuda");
   app.add_option("--threads", f.threads, "Threads for the network (LibTorch); 0: all cores")
       ->check(fer::cli::at_least(0));
   app.add_option("--io-threads", f.io_threads,

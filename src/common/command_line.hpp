@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "common/choice.hpp"
 #include "common/error.hpp"
 
 namespace fer::cli {
@@ -59,6 +60,20 @@ CLI::Validator number_check(Ok ok, const std::string& expected) {
       expected);
 }
 }  // namespace detail
+
+// An option whose value is a choice enum (common/choice.hpp): its names are the only
+// values accepted (others are a usage error listing them), and --help shows the default.
+template <typename Choice>
+CLI::Option* add_choice(CLI::App& app, const std::string& name, Choice& target,
+                        const std::string& doc) {
+  return app
+      .add_option_function<std::string>(
+          name,
+          [&target, name](const std::string& text) { target = parse_choice<Choice>(text, name); },
+          doc)
+      ->check(CLI::IsMember(choice_names<Choice>()))
+      ->default_str(std::string(name_of(target)));
+}
 
 inline CLI::Validator above(double low) {
   return detail::number_check([low](double v) { return v > low; },

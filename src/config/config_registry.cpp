@@ -42,18 +42,15 @@ std::vector<Field> build_registry() {
       .add("convs_per_stage", &ModelConfig::convs_per_stage,
            "[conv3x3 -> BatchNorm -> ReLU] x k per stage, then 2x2 max-pool", positive_count)
       .add("cnn_dropout", &ModelConfig::cnn_dropout, "dropout after each stage's pool", dropout)
-      .add("sequence", &ModelConfig::sequence, "how the feature map becomes a sequence",
-           {"rows", "columns", "raster"})
+      .add("sequence", &ModelConfig::sequence, "how the feature map becomes a sequence")
       .add("rnn", &ModelConfig::rnn,
-           "recurrent cell; none: the CNN alone, its sequence steps pooled directly",
-           {"lstm", "gru", "none"})
+           "recurrent cell; none: the CNN alone, its sequence steps pooled directly")
       .add("rnn_layers", &ModelConfig::rnn_layers, "stacked RNN layers", positive_count)
       .add("rnn_hidden", &ModelConfig::rnn_hidden, "hidden units per RNN direction", positive_count)
       .add("bidirectional", &ModelConfig::bidirectional, "run the RNN in both directions")
       .add("rnn_dropout", &ModelConfig::rnn_dropout,
            "dropout between RNN layers (needs rnn_layers > 1)", dropout)
-      .add("pooling", &ModelConfig::pooling, "how the RNN outputs become one vector",
-           {"last", "mean", "attention"})
+      .add("pooling", &ModelConfig::pooling, "how the RNN outputs become one vector")
       .add("head_dropout", &ModelConfig::head_dropout, "dropout before the final linear layer",
            dropout);
 
@@ -100,8 +97,7 @@ std::vector<Field> build_registry() {
            zero_or(closed(16, 48)))
       .add("eval_tta", &AugmentConfig::eval_tta,
            "test-time augmentation: none, flip (+ mirror), shifts (+ 2-pixel shifts, 10 views), "
-           "tencrop (corner crops, needs crop_size > 0)",
-           {"none", "flip", "shifts", "tencrop"})
+           "tencrop (corner crops, needs crop_size > 0)")
       .add("eval_blur_sigma", &AugmentConfig::eval_blur_sigma,
            "Gaussian blur (sigma, pixels) of evaluation and prediction inputs, to match a training "
            "set "
@@ -110,8 +106,7 @@ std::vector<Field> build_registry() {
            closed(0, 10));
 
   SectionBuilder(fields, "optim", &TrainConfig::optim)
-      .add("optimizer", &OptimConfig::optimizer, "sgd (momentum, see nesterov) or adamw",
-           {"sgd", "adamw"})
+      .add("optimizer", &OptimConfig::optimizer, "sgd (momentum, see nesterov) or adamw")
       .add("lr", &OptimConfig::lr, "peak learning rate", above(0))
       .add("momentum", &OptimConfig::momentum, "sgd momentum", closed_open(0, 1))
       .add("nesterov", &OptimConfig::nesterov, "sgd: Nesterov momentum")
@@ -136,8 +131,7 @@ std::vector<Field> build_registry() {
 
   SectionBuilder(fields, "schedule", &TrainConfig::schedule)
       .add("kind", &ScheduleConfig::kind,
-           "learning-rate schedule (cosine: linear warmup, then cosine)",
-           {"cosine", "plateau", "step", "constant"})
+           "learning-rate schedule (cosine: linear warmup, then cosine)")
       .add("warmup_epochs", &ScheduleConfig::warmup_epochs,
            "linear warmup from lr * warmup_start_factor", at_least(0))
       .add("warmup_start_factor", &ScheduleConfig::warmup_start_factor,
@@ -155,8 +149,7 @@ std::vector<Field> build_registry() {
   SectionBuilder(fields, "train", &TrainConfig::train)
       .add("epochs", &TrainLoopConfig::epochs, "passes over the training set", positive_count)
       .add("seed", &TrainLoopConfig::seed, "seed for initialisation, shuffling and augmentation")
-      .add("device", &TrainLoopConfig::device, "where to train (auto: cuda when available)",
-           {"auto", "cpu", "cuda"})
+      .add("device", &TrainLoopConfig::device, "where to train (auto: cuda when available)")
       .add("threads", &TrainLoopConfig::threads,
            "intra-op threads per process; 0: cores / local ranks", count_or_off)
       .add("deterministic", &TrainLoopConfig::deterministic,
@@ -166,8 +159,7 @@ std::vector<Field> build_registry() {
            "channels-last tensors on CUDA (ignored on CPU)")
       .add("cpu_kernels", &TrainLoopConfig::cpu_kernels,
            "CNN training kernels on CPU: fused (oneDNN, blocked layout) or aten (LibTorch's "
-           "layers); same function, same checkpoints",
-           {"fused", "aten"})
+           "layers); same function, same checkpoints")
       .add("early_stopping_patience", &TrainLoopConfig::early_stopping_patience,
            "0: off; else stop after N epochs without val-accuracy gain", count_or_off)
       .add("time_budget_minutes", &TrainLoopConfig::time_budget_minutes,
@@ -186,19 +178,16 @@ std::vector<Field> build_registry() {
            "also kept: the best checkpoints by best_metric (best.pt names the first)",
            positive_count)
       .add("best_metric", &CheckpointConfig::best_metric,
-           "validation metric that ranks checkpoints (val_loss: lower is better)",
-           {"val_accuracy", "val_macro_f1", "val_loss"})
+           "validation metric that ranks checkpoints (val_loss: lower is better)")
       .add("every_epochs", &CheckpointConfig::every_epochs, "epochs between checkpoints",
            positive_count)
       .add("on_store_failure", &CheckpointConfig::on_store_failure,
            "a checkpoint the coordinator could not store (disk full, unreachable): stop the "
-           "run at once, or continue and exit 1 at the end",
-           {"stop", "continue"});
+           "run at once, or continue and exit 1 at the end");
 
   SectionBuilder(fields, "dist", &TrainConfig::dist)
       .add("backend", &DistConfig::backend,
-           "gradient all-reduce: auto (nccl for CUDA tensors, mpi for CPU), nccl, mpi",
-           {"auto", "nccl", "mpi"})
+           "gradient all-reduce: auto (nccl for CUDA tensors, mpi for CPU), nccl, mpi")
       .add("timeout_seconds", &DistConfig::timeout_seconds,
            "deadline of every wait on another rank; a rank that stalls or dies makes the others "
            "exit with its rank named after this long",
@@ -215,8 +204,7 @@ std::vector<Field> build_registry() {
       .add("overlap", &DistConfig::overlap,
            "start each bucket's all-reduce as soon as its gradients are ready, during backward")
       .add("compression", &DistConfig::compression,
-           "element type of buckets on the wire: none (float32), bf16, fp16 (nccl only)",
-           {"none", "bf16", "fp16"})
+           "element type of buckets on the wire: none (float32), bf16, fp16 (nccl only)")
       .add("scale_lr", &DistConfig::scale_lr,
            "linear scaling rule: optim.lr *= ranks x optim.accumulation_steps (the global batch "
            "over data.batch_size); the warmup applies to the scaled rate");

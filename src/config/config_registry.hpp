@@ -54,23 +54,31 @@ struct Bounds {
 
 struct Constraint {
   std::optional<Bounds> bounds;      // numbers; for lists, every item
-  std::vector<std::string> choices;  // strings
+  std::vector<std::string> choices;  // choice enums: filled in from their names
 
   Constraint() = default;
-  Constraint(Bounds range) : bounds(range) {}             // NOLINT: implicit keeps the table short
-  Constraint(std::initializer_list<const char*> allowed)  // NOLINT: as above
-      : choices(allowed.begin(), allowed.end()) {}
+  Constraint(Bounds range) : bounds(range) {}  // NOLINT: implicit keeps the table short
 };
 
 // ---------------------------------------------------------------------------
 // The registry: every key, once. All public functions walk this table.
 // ---------------------------------------------------------------------------
 
+// A pointer to the value, or for a choice enum its ChoiceRef (names, get and set).
 using ValueRef = std::variant<int*, std::int64_t*, std::uint64_t*, double*, bool*, std::string*,
-                              std::vector<int>*>;
+                              std::vector<int>*, ChoiceRef>;
 using ConstValueRef =
     std::variant<const int*, const std::int64_t*, const std::uint64_t*, const double*, const bool*,
-                 const std::string*, const std::vector<int>*>;
+                 const std::string*, const std::vector<int>*, ChoiceRef>;
+
+// The value behind either kind of reference, for overloads of yaml_value.hpp.
+template <typename Value>
+Value& target_of(Value* pointer) {
+  return *pointer;
+}
+inline const ChoiceRef& target_of(const ChoiceRef& choice) {
+  return choice;
+}
 
 struct Field {
   std::string section;  // "optim"
@@ -92,13 +100,16 @@ class SectionBuilder {
   template <typename Value>
   SectionBuilder& add(std::string name, Value Section::*member, std::string doc,
                       Constraint constraint = {}) {
+    constexpr bool kIsChoice = std::is_enum_v<Value>;
     constexpr bool kIsString = std::is_same_v<Value, std::string>;
     constexpr bool kIsBool = std::is_same_v<Value, bool>;
     // Registry mistakes are programming errors; the tests build the registry, so they
-    // surface there rather than as puzzling user-facing behaviour.
-    if (!constraint.choices.empty() && !kIsString)
-      throw std::logic_error("config registry: choices on non-string key " + name_ + "." + name);
-    if (constraint.bounds && (kIsString || kIsBool))
+    // surface there rather than as puzzling user-facing behaviour. A choice enum's names
+    // come from its ChoiceNames, never from the table.
+    if (!constraint.choices.empty())
+      throw std::logic_error("config registry: choices listed for " + name_ + "." + name +
+                             "; make it a choice enum (config/choices.hpp)");
+    if (constraint.bounds && (kIsString || kIsBool || kIsChoice))
       throw std::logic_error("config registry: bounds on non-numeric key " + name_ + "." + name);
     const auto section = section_;
     Field field;
@@ -107,12 +118,27 @@ class SectionBuilder {
     field.key = name_ + "." + name;
     field.doc = std::move(doc);
     field.constraint = std::move(constraint);
-    field.locate = [section, member](TrainConfig& config) -> ValueRef {
-      return &(config.*section.*member);
-    };
-    field.locate_const = [section, member](const TrainConfig& config) -> ConstValueRef {
-      return &(config.*section.*member);
-    };
+    if constexpr (kIsChoice) {
+      field.constraint.choices = choice_names<Value>();
+      field.locate = [section, member](TrainConfig& config) -> ValueRef {
+        Value* value = &(config.*section.*member);
+        return ChoiceRef{choice_names<Value>(),
+                         [value] { return static_cast<std::size_t>(*value); },
+                         [value](std::size_t index) { *value = static_cast<Value>(index); }};
+      };
+      field.locate_const = [section, member](const TrainConfig& config) -> ConstValueRef {
+        const Value* value = &(config.*section.*member);
+        return ChoiceRef{
+            choice_names<Value>(), [value] { return static_cast<std::size_t>(*value); }, {}};
+      };
+    } else {
+      field.locate = [section, member](TrainConfig& config) -> ValueRef {
+        return &(config.*section.*member);
+      };
+      field.locate_const = [section, member](const TrainConfig& config) -> ConstValueRef {
+        return &(config.*section.*member);
+      };
+    }
     fields_.push_back(std::move(field));
     return *this;
   }

@@ -74,16 +74,18 @@ std::string unknown_key_message(const std::string& where, const std::string& sec
 }
 
 std::string format_field(const Field& field, const TrainConfig& config) {
-  return std::visit([](const auto* value) { return format_value(*value); },
+  return std::visit([](const auto& value) { return format_value(target_of(value)); },
                     field.locate_const(config));
 }
 
 std::string_view field_type(const Field& field, const TrainConfig& config) {
-  return std::visit([](const auto* value) { return type_name(value); }, field.locate_const(config));
+  return std::visit([](const auto& value) { return type_name(&target_of(value)); },
+                    field.locate_const(config));
 }
 
 void read_field(const Field& field, TrainConfig& config, const YAML::Node& node, const Site& site) {
-  std::visit([&](auto* target) { read_value(node, site, *target); }, field.locate(config));
+  std::visit([&](const auto& target) { read_value(node, site, target_of(target)); },
+             field.locate(config));
 }
 
 std::string where(const std::string& origin, const YAML::Node& node) {
@@ -194,15 +196,12 @@ void validate(const TrainConfig& config) {
   for (const Field& field : registry()) {
     const Constraint& constraint = field.constraint;
     std::visit(
-        [&](const auto* value) {
-          using Value = std::decay_t<decltype(*value)>;
-          if constexpr (std::is_same_v<Value, std::string>) {
-            const auto& choices = constraint.choices;
-            if (!choices.empty() &&
-                std::find(choices.begin(), choices.end(), *value) == choices.end())
-              throw InputError(field.key + ": '" + *value +
-                               "' is not allowed; choose one of: " + join(choices, ", "));
-          } else if constexpr (std::is_same_v<Value, std::vector<int>>) {
+        [&](const auto& ref) {
+          using Value = std::decay_t<decltype(target_of(ref))>;
+          // Strings are free text and a choice holds one of its names by construction
+          // (the reader refuses others), so only lists and numbers have checks here.
+          if constexpr (std::is_same_v<Value, std::vector<int>>) {
+            const auto* value = &target_of(ref);
             if (value->empty()) throw InputError(field.key + ": needs at least one value");
             for (std::size_t i = 0; i < value->size(); ++i) {
               const int item = (*value)[i];
@@ -211,7 +210,8 @@ void validate(const TrainConfig& config) {
                                  "] = " + std::to_string(item) +
                                  " is out of range; allowed: " + constraint.bounds->describe());
             }
-          } else if constexpr (!std::is_same_v<Value, bool>) {
+          } else if constexpr (std::is_arithmetic_v<Value> && !std::is_same_v<Value, bool>) {
+            const auto* value = &target_of(ref);
             if (constraint.bounds && !constraint.bounds->contains(static_cast<double>(*value)))
               throw InputError(field.key + " = " + format_value(*value) +
                                " is out of range; allowed: " + constraint.bounds->describe());
@@ -225,8 +225,8 @@ void validate(const TrainConfig& config) {
   if (augment.scale_min > augment.scale_max)
     throw InputError("augment.scale_min = " + format_double(augment.scale_min) +
                      " must be <= augment.scale_max = " + format_double(augment.scale_max));
-  if (config.dist.compression != "none" && config.dist.backend == "mpi")
-    throw InputError("dist.compression = " + config.dist.compression +
+  if (config.dist.compression != Compression::kNone && config.dist.backend == DistBackend::kMpi)
+    throw InputError("dist.compression = " + std::string(name_of(config.dist.compression)) +
                      " needs the nccl backend (MPI has no bf16/fp16 sum); set dist.backend = "
                      "auto or nccl, or dist.compression = none");
   if (const std::string& address = config.coordinator.address; !address.empty()) {
@@ -238,11 +238,11 @@ void validate(const TrainConfig& config) {
                        "': expected host:port of a fer-coordinator (e.g. node1:7070), or '' for "
                        "the coordinator embedded in rank 0");
   }
-  if (config.model.rnn == "none" && config.model.pooling == "last")
+  if (config.model.rnn == RnnCell::kNone && config.model.pooling == Pooling::kLast)
     throw InputError(
         "model.rnn = none needs model.pooling = mean or attention: without a recurrent cell the "
         "last step has read only its own row");
-  if (augment.eval_tta == "tencrop" && augment.crop_size == 0)
+  if (augment.eval_tta == EvalTta::kTencrop && augment.crop_size == 0)
     throw InputError(
         "augment.eval_tta = tencrop needs augment.crop_size > 0 (in [16, 48], e.g. 40): the ten "
         "crops have the training crop size");

@@ -9,20 +9,22 @@
 #include <string>
 #include <vector>
 
+#include "config/choices.hpp"
+
 namespace fer {
 
 struct ModelConfig {
   std::vector<int> channels = {32, 64, 128};  // output channels of each CNN stage
-  int convs_per_stage = 2;        // [conv3x3 -> BatchNorm -> ReLU] x k, then 2x2 max-pool
-  double cnn_dropout = 0.1;       // dropout after each stage's pool
-  std::string sequence = "rows";  // how the feature map becomes a sequence: rows | columns | raster
-  std::string rnn = "lstm";       // lstm | gru | none (the CNN alone: steps pooled directly)
+  int convs_per_stage = 2;   // [conv3x3 -> BatchNorm -> ReLU] x k, then 2x2 max-pool
+  double cnn_dropout = 0.1;  // dropout after each stage's pool
+  SequenceLayout sequence = SequenceLayout::kRows;  // rows | columns | raster
+  RnnCell rnn = RnnCell::kLstm;  // lstm | gru | none (the CNN alone: steps pooled directly)
   int rnn_layers = 1;
   int rnn_hidden = 128;
   bool bidirectional = true;
-  double rnn_dropout = 0.0;      // between RNN layers (needs rnn_layers > 1)
-  std::string pooling = "mean";  // last | mean | attention
-  double head_dropout = 0.3;     // before the final linear layer
+  double rnn_dropout = 0.0;          // between RNN layers (needs rnn_layers > 1)
+  Pooling pooling = Pooling::kMean;  // last | mean | attention
+  double head_dropout = 0.3;         // before the final linear layer
 };
 
 struct DataConfig {
@@ -49,9 +51,10 @@ struct AugmentConfig {
   double blur_probability = 0.0;     // random Gaussian blur (training)
   double blur_sigma_max = 1.5;       // its sigma is drawn from [0.3, blur_sigma_max] pixels
   int crop_size = 0;                 // 0: train on 48x48; e.g. 40: random 40x40 crops
-  std::string eval_tta = "none";     // none | flip | shifts | tencrop (tencrop needs crop_size > 0)
-  double eval_blur_sigma = 0.0;      // Gaussian blur of evaluation/prediction inputs, to match a
-                                     // training set blurrier than the images seen later
+  EvalTta eval_tta =
+      EvalTta::kNone;            // none | flip | shifts | tencrop (tencrop needs crop_size > 0)
+  double eval_blur_sigma = 0.0;  // Gaussian blur of evaluation/prediction inputs, to match a
+                                 // training set blurrier than the images seen later
 };
 
 // Side of the images the model sees: crop_size, or 48 without cropping. The model, its
@@ -59,7 +62,7 @@ struct AugmentConfig {
 int model_input_size(const AugmentConfig& config);
 
 struct OptimConfig {
-  std::string optimizer = "sgd";  // sgd (Nesterov momentum) | adamw
+  OptimizerKind optimizer = OptimizerKind::kSgd;  // sgd (Nesterov momentum) | adamw
   double lr = 0.01;
   double momentum = 0.9;
   bool nesterov = true;
@@ -74,8 +77,9 @@ struct OptimConfig {
 };
 
 struct ScheduleConfig {
-  std::string kind = "cosine";  // cosine (linear warmup, then cosine) | plateau | step | constant
-  double warmup_epochs = 1;     // linear warmup from lr * warmup_start_factor
+  ScheduleKind kind =
+      ScheduleKind::kCosine;  // cosine (warmup, then cosine) | plateau | step | constant
+  double warmup_epochs = 1;   // linear warmup from lr * warmup_start_factor
   double warmup_start_factor = 0.1;
   double min_lr = 0.0;           // cosine floor and plateau floor
   double plateau_factor = 0.75;  // plateau: lr *= factor after `patience` epochs without val gain
@@ -87,27 +91,27 @@ struct ScheduleConfig {
 struct TrainLoopConfig {
   int epochs = 30;
   std::uint64_t seed = 1;
-  std::string device = "auto";  // auto | cpu | cuda
-  int threads = 0;              // intra-op threads per process; 0: cores / local ranks
+  DeviceChoice device = DeviceChoice::kAuto;  // auto | cpu | cuda
+  int threads = 0;  // intra-op threads per process; 0: cores / local ranks
   bool deterministic =
       false;        // bit-reproducible on CPU (single thread, no nondeterministic kernels)
   bool amp = true;  // bf16 autocast on CUDA (ignored on CPU)
-  bool channels_last = true;          // channels-last tensors on CUDA (ignored on CPU)
-  std::string cpu_kernels = "fused";  // CPU training: fused (src/kernels) | aten (LibTorch's)
-  int early_stopping_patience = 0;    // 0: off; else stop after N epochs without val-accuracy gain
-  double time_budget_minutes = 0;     // 0: off; else epochs (and the schedule) fitted to it
-  int log_every_steps = 50;           // progress lines when stdout is not a terminal
+  bool channels_last = true;                    // channels-last tensors on CUDA (ignored on CPU)
+  CpuKernels cpu_kernels = CpuKernels::kFused;  // CPU training: fused (src/kernels) | aten
+  int early_stopping_patience = 0;  // 0: off; else stop after N epochs without val-accuracy gain
+  double time_budget_minutes = 0;   // 0: off; else epochs (and the schedule) fitted to it
+  int log_every_steps = 50;         // progress lines when stdout is not a terminal
 };
 
 struct CheckpointConfig {
-  std::string dir = "checkpoints";           // runs go to <dir>/<run>/
-  int keep_last = 3;                         // the most recent epoch checkpoints kept
-  int keep_best = 1;                         // and the best ones by best_metric
-  std::string best_metric = "val_accuracy";  // val_accuracy | val_macro_f1 | val_loss
+  std::string dir = "checkpoints";                    // runs go to <dir>/<run>/
+  int keep_last = 3;                                  // the most recent epoch checkpoints kept
+  int keep_best = 1;                                  // and the best ones by best_metric
+  BestMetric best_metric = BestMetric::kValAccuracy;  // val_accuracy | val_macro_f1 | val_loss
   int every_epochs = 1;
   // A checkpoint that was not stored ends the run with exit code 1 either way; "stop"
   // ends it at the end of that epoch, "continue" trains on (later ones may succeed).
-  std::string on_store_failure = "stop";
+  StoreFailurePolicy on_store_failure = StoreFailurePolicy::kStop;
 };
 
 // Where the job's metrics and checkpoints go: the coordinator service (src/coord).
@@ -123,15 +127,15 @@ struct CoordinatorConfig {
 };
 
 struct DistConfig {
-  std::string backend = "auto";  // auto (nccl for CUDA, mpi for CPU) | nccl | mpi
-  double timeout_seconds = 300;  // deadline of every wait on another rank
+  DistBackend backend = DistBackend::kAuto;  // auto (nccl for CUDA, mpi for CPU) | nccl | mpi
+  double timeout_seconds = 300;              // deadline of every wait on another rank
   // A rank whose heartbeats (a thread of its own, every 5 s) stop for this long is
   // stopped or frozen, not slow: the ranks waiting for it end the job then. 0: off.
   double stall_seconds = 30;
-  double bucket_mb = 25;             // gradient bucket size (float32 MB)
-  double first_bucket_mb = 1;        // first bucket (last layers), small so reduction starts early
-  bool overlap = true;               // start each bucket's all-reduce during backward
-  std::string compression = "none";  // none | bf16 | fp16 bucket compression (nccl only)
+  double bucket_mb = 25;       // gradient bucket size (float32 MB)
+  double first_bucket_mb = 1;  // first bucket (last layers), small so reduction starts early
+  bool overlap = true;         // start each bucket's all-reduce during backward
+  Compression compression = Compression::kNone;  // none | bf16 | fp16 on the wire (nccl only)
   bool scale_lr = true;  // optim.lr *= global batch / data.batch_size (linear scaling rule)
 };
 

@@ -102,6 +102,10 @@ std::string format_value(const std::vector<int>& values) {
   return text + "]";
 }
 
+std::string format_value(const ChoiceRef& choice) {
+  return format_string(choice.names.at(choice.get()));
+}
+
 std::string_view type_name(const int*) {
   return "int";
 }
@@ -122,6 +126,9 @@ std::string_view type_name(const std::string*) {
 }
 std::string_view type_name(const std::vector<int>*) {
   return "[int]";
+}
+std::string_view type_name(const ChoiceRef*) {
+  return "string";  // the reference's "allowed" column lists the names
 }
 
 static const std::string& require_scalar(const YAML::Node& node, const Site& site,
@@ -187,6 +194,21 @@ void read_value(const YAML::Node& node, const Site& site, bool& target) {
 
 void read_value(const YAML::Node& node, const Site& site, std::string& target) {
   target = require_scalar(node, site, "a string");
+}
+
+void read_value(const YAML::Node& node, const Site& site, const ChoiceRef& target) {
+  std::string list;
+  for (const std::string& name : target.names) list += (list.empty() ? "" : ", ") + name;
+  if (!node.IsScalar()) throw_wrong_type(site, "a string, one of: " + list, node);
+  const std::string& text = node.Scalar();
+  for (std::size_t i = 0; i < target.names.size(); ++i) {
+    if (target.names[i] == text) {
+      target.set(i);
+      return;
+    }
+  }
+  throw InputError(site.prefix() + "'" + text.substr(0, 60) +
+                   "' is not allowed; choose one of: " + list);
 }
 
 void read_value(const YAML::Node& node, const Site& site, std::vector<int>& target) {

@@ -6,7 +6,9 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,6 +29,15 @@ struct Site {
   }
 };
 
+// A key whose value is a choice enum (config/choices.hpp), seen through its names so
+// that reading, writing and documenting need one case for every enum. `set` is empty in
+// a read-only view.
+struct ChoiceRef {
+  std::vector<std::string> names;  // in value order
+  std::function<std::size_t()> get;
+  std::function<void(std::size_t)> set;
+};
+
 int line_of(const YAML::Node& node);
 // How a node shows up in "found ..." parts of messages.
 std::string describe(const YAML::Node& node);
@@ -40,6 +51,7 @@ std::string format_value(double value);
 std::string format_value(bool value);
 std::string format_value(const std::string& value);
 std::string format_value(const std::vector<int>& values);
+std::string format_value(const ChoiceRef& choice);
 
 std::string_view type_name(const int*);
 std::string_view type_name(const std::int64_t*);
@@ -48,6 +60,7 @@ std::string_view type_name(const double*);
 std::string_view type_name(const bool*);
 std::string_view type_name(const std::string*);
 std::string_view type_name(const std::vector<int>*);
+std::string_view type_name(const ChoiceRef*);
 
 // Throws InputError "<origin>:<line>: <key>: expected <type>, found <what>".
 void read_value(const YAML::Node& node, const Site& site, int& target);
@@ -57,5 +70,7 @@ void read_value(const YAML::Node& node, const Site& site, double& target);
 void read_value(const YAML::Node& node, const Site& site, bool& target);
 void read_value(const YAML::Node& node, const Site& site, std::string& target);
 void read_value(const YAML::Node& node, const Site& site, std::vector<int>& target);
+// A name of `target.names`; any other value is refused with the list of names.
+void read_value(const YAML::Node& node, const Site& site, const ChoiceRef& target);
 
 }  // namespace fer::config_detail

@@ -5,21 +5,18 @@
 
 namespace fer {
 
-std::string resolve_backend(const std::string& wanted, const c10::Device& device) {
-  if (wanted != "auto") return wanted;
+DistBackend resolve_backend(DistBackend wanted, const c10::Device& device) {
+  if (wanted != DistBackend::kAuto) return wanted;
 #ifdef FER_HAVE_NCCL
-  if (device.is_cuda()) return "nccl";
+  if (device.is_cuda()) return DistBackend::kNccl;
 #endif
   (void)device;
-  return "mpi";
+  return DistBackend::kMpi;
 }
 
-std::unique_ptr<Communicator> make_communicator(const std::string& backend, ProcessGroup& group,
+std::unique_ptr<Communicator> make_communicator(DistBackend backend, ProcessGroup& group,
                                                 const c10::Device& device) {
-  const std::string chosen = resolve_backend(backend, device);
-  if (chosen == "mpi") return make_mpi_communicator(group);
-  if (chosen != "nccl")
-    throw InputError("dist.backend: '" + chosen + "' is not a backend; choose auto, nccl or mpi");
+  if (resolve_backend(backend, device) == DistBackend::kMpi) return make_mpi_communicator(group);
 #ifdef FER_HAVE_NCCL
   if (!device.is_cuda())
     throw InputError(

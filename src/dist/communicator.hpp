@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 
+#include "config/choices.hpp"
 #include "dist/process_group.hpp"
 
 namespace fer {
@@ -41,11 +42,11 @@ class Communicator {
   virtual void broadcast(at::Tensor flat, int root, const std::string& what) = 0;
 };
 
-// "auto" -> nccl for a CUDA device when this build has NCCL, mpi otherwise.
-std::string resolve_backend(const std::string& wanted, const c10::Device& device);
+// auto -> nccl for a CUDA device when this build has NCCL, mpi otherwise; never kAuto.
+DistBackend resolve_backend(DistBackend wanted, const c10::Device& device);
 // Throws InputError when the backend cannot serve `device` (nccl on a CPU, or a build
 // without NCCL), naming what is missing.
-std::unique_ptr<Communicator> make_communicator(const std::string& backend, ProcessGroup& group,
+std::unique_ptr<Communicator> make_communicator(DistBackend backend, ProcessGroup& group,
                                                 const c10::Device& device);
 
 }  // namespace fer

@@ -15,7 +15,7 @@ GradientBucketer::GradientBucketer(std::vector<at::Tensor> parameters, Communica
       slots_(parameters_.size()),
       communicator_(communicator),
       options_(options),
-      hook_(hook ? std::move(hook) : make_reduction_hook("none")) {
+      hook_(hook ? std::move(hook) : make_reduction_hook(Compression::kNone)) {
   if (!communicator_.supports(hook_->wire_type()))
     throw InputError("dist.compression = " + hook_->name() + " is not supported by the " +
                      communicator_.describe() + " backend (use none, or the nccl backend)");

@@ -1,7 +1,5 @@
 #include "dist/reduction_hook.hpp"
 
-#include "common/error.hpp"
-
 namespace fer {
 namespace {
 
@@ -22,11 +20,17 @@ class CastHook final : public ReductionHook {
 
 }  // namespace
 
-std::shared_ptr<const ReductionHook> make_reduction_hook(const std::string& compression) {
-  if (compression == "none") return std::make_shared<CastHook>(compression, at::kFloat);
-  if (compression == "bf16") return std::make_shared<CastHook>(compression, at::kBFloat16);
-  if (compression == "fp16") return std::make_shared<CastHook>(compression, at::kHalf);
-  throw InputError("dist.compression: '" + compression + "'; choose none, bf16 or fp16");
+std::shared_ptr<const ReductionHook> make_reduction_hook(Compression compression) {
+  const std::string name(name_of(compression));
+  switch (compression) {
+    case Compression::kNone:
+      break;
+    case Compression::kBf16:
+      return std::make_shared<CastHook>(name, at::kBFloat16);
+    case Compression::kFp16:
+      return std::make_shared<CastHook>(name, at::kHalf);
+  }
+  return std::make_shared<CastHook>(name, at::kFloat);
 }
 
 }  // namespace fer

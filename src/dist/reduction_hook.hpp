@@ -9,6 +9,8 @@
 #include <memory>
 #include <string>
 
+#include "config/choices.hpp"
+
 namespace fer {
 
 class ReductionHook {
@@ -24,6 +26,6 @@ class ReductionHook {
 
 // dist.compression: none (float32 as it is), bf16 or fp16 (a cast before the reduction;
 // the sum is then in that type, so only for backends that have it: NCCL).
-std::shared_ptr<const ReductionHook> make_reduction_hook(const std::string& compression);
+std::shared_ptr<const ReductionHook> make_reduction_hook(Compression compression);
 
 }  // namespace fer

@@ -92,11 +92,11 @@ EvaluationReport evaluate_split(const EmotionClassifier& classifier,
   report.checkpoint = classifier.describe();
   report.shards = options.shards.string();
   report.split = std::string(split_name(options.split));
-  report.tta = options.tta;
+  report.tta = std::string(name_of(options.tta));
 
   AugmentConfig augment = classifier.config().augment;
   augment.eval_tta = options.tta;
-  if (augment.eval_tta == "tencrop" && augment.crop_size == 0)
+  if (augment.eval_tta == EvalTta::kTencrop && augment.crop_size == 0)
     throw InputError("--tta tencrop needs a model trained on crops (augment.crop_size > 0); " +
                      classifier.path().string() + " was trained on whole 48x48 images");
 

@@ -19,7 +19,7 @@ namespace fer {
 struct EvaluationOptions {
   std::filesystem::path shards;  // shard directory
   Split split = Split::kVal;
-  std::string tta = "none";  // none | flip | shifts | tencrop
+  EvalTta tta = EvalTta::kNone;
   int batch_size = 256;
   int loader_threads = 1;
   bool keep_predictions = false;  // per-image rows (predictions.csv)
@@ -39,7 +39,7 @@ struct EvaluationReport : EvaluationCounts {
   std::string checkpoint;  // EmotionClassifier::describe()
   std::string shards;
   std::string split;
-  std::string tta;
+  std::string tta;  // its name, as printed
   double seconds = 0;
   std::vector<PredictionRow> predictions;  // on rank 0, in split order, when asked
 

@@ -10,6 +10,7 @@
 #include "common/parallel.hpp"
 #include "data/emotions.hpp"
 #include "model/checkpoint_archive.hpp"
+#include "model/compute_device.hpp"
 #include "pipeline/augment.hpp"
 #include "runs/run_lookup.hpp"
 
@@ -34,15 +35,7 @@ EmotionClassifier::EmotionClassifier(const fs::path& checkpoint, const Classifie
   // Inference matrix products are small; OpenBLAS's spinning workers beside LibTorch's
   // threads doubled fer-predict's latency on 2 cores (tests/bench/bench_predict.sh).
   set_blas_threads(1);
-  const bool cuda = torch::cuda::is_available();
-  if (options.device == "cuda" && !cuda)
-    throw InputError(
-        "--device cuda, but this LibTorch has no usable CUDA device (use auto or cpu)");
-  if (options.device != "auto" && options.device != "cpu" && options.device != "cuda")
-    throw InputError("--device: '" + options.device + "'; choose auto, cpu or cuda");
-  state_->device = (options.device == "cuda" || (options.device == "auto" && cuda))
-                       ? torch::Device(torch::kCUDA, 0)
-                       : torch::Device(torch::kCPU);
+  state_->device = choose_device(options.device, 0, "--device cuda");
   state_->path = checkpoint;
   // Inside its run, a checkpoint is checked against the run's manifest first (size
   // and SHA-256): a damaged file is refused (rc 3), never scored.

@@ -22,8 +22,8 @@ std::filesystem::path resolve_model_checkpoint(const std::string& spec,
                                                const std::filesystem::path& checkpoints_dir);
 
 struct ClassifierOptions {
-  std::string device = "auto";  // auto | cpu | cuda
-  int threads = 0;              // intra-op threads; 0: all cores
+  DeviceChoice device = DeviceChoice::kAuto;  // auto | cpu | cuda
+  int threads = 0;                            // intra-op threads; 0: all cores
   // CPU: the CNN on the inference kernels (model/fer_net.hpp use_inference_kernels);
   // false: LibTorch's layers (the reference they are tested against).
   bool inference_kernels = true;

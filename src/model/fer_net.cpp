@@ -36,24 +36,25 @@ FerNetImpl::FerNetImpl(const ModelConfig& config, int input_side) : config_(conf
                                 " input below 1x1; use fewer stages or a larger input");
   cnn_ = register_module("cnn", cnn);
 
-  if (config.sequence == "rows") {
-    sequence_length_ = side;
-    step_features_ = channels * side;
-  } else if (config.sequence == "columns") {
-    sequence_length_ = side;
-    step_features_ = channels * side;
-  } else {  // raster
-    sequence_length_ = side * side;
-    step_features_ = channels;
+  switch (config.sequence) {
+    case SequenceLayout::kRows:
+    case SequenceLayout::kColumns:  // square feature maps: a row and a column are alike
+      sequence_length_ = side;
+      step_features_ = channels * side;
+      break;
+    case SequenceLayout::kRaster:
+      sequence_length_ = side * side;
+      step_features_ = channels;
+      break;
   }
   const double between_layers = config.rnn_layers > 1 ? config.rnn_dropout : 0.0;
-  if (config.rnn == "gru") {
+  if (config.rnn == RnnCell::kGru) {
     gru_ = register_module("rnn", nn::GRU(nn::GRUOptions(step_features_, config.rnn_hidden)
                                               .num_layers(config.rnn_layers)
                                               .batch_first(true)
                                               .bidirectional(config.bidirectional)
                                               .dropout(between_layers)));
-  } else if (config.rnn == "lstm") {
+  } else if (config.rnn == RnnCell::kLstm) {
     lstm_ = register_module("rnn", nn::LSTM(nn::LSTMOptions(step_features_, config.rnn_hidden)
                                                 .num_layers(config.rnn_layers)
                                                 .batch_first(true)
@@ -62,9 +63,10 @@ FerNetImpl::FerNetImpl(const ModelConfig& config, int input_side) : config_(conf
   }
   // Without a recurrent cell (rnn: none, the CNN-alone baseline) the steps themselves are
   // pooled: with raster steps and mean pooling that is global average pooling.
-  const std::int64_t rnn_out =
-      config.rnn == "none" ? step_features_ : config.rnn_hidden * (config.bidirectional ? 2 : 1);
-  if (config.pooling == "attention")
+  const std::int64_t rnn_out = config.rnn == RnnCell::kNone
+                                   ? step_features_
+                                   : config.rnn_hidden * (config.bidirectional ? 2 : 1);
+  if (config.pooling == Pooling::kAttention)
     attention_ = register_module("attention", nn::Linear(rnn_out, 1));
   head_dropout_ = register_module("head_dropout", nn::Dropout(config.head_dropout));
   head_ = register_module("head", nn::Linear(rnn_out, kNumEmotions));
@@ -72,11 +74,15 @@ FerNetImpl::FerNetImpl(const ModelConfig& config, int input_side) : config_(conf
 
 torch::Tensor FerNetImpl::to_sequence(const torch::Tensor& features) const {
   const auto b = features.size(0), c = features.size(1), h = features.size(2), w = features.size(3);
-  if (config_.sequence == "rows")  // step = one row: [B, h, C*w]
-    return features.permute({0, 2, 1, 3}).reshape({b, h, c * w});
-  if (config_.sequence == "columns")  // step = one column: [B, w, C*h]
-    return features.permute({0, 3, 1, 2}).reshape({b, w, c * h});
-  return features.flatten(2).transpose(1, 2);  // raster: [B, h*w, C]
+  switch (config_.sequence) {
+    case SequenceLayout::kRows:  // step = one row: [B, h, C*w]
+      return features.permute({0, 2, 1, 3}).reshape({b, h, c * w});
+    case SequenceLayout::kColumns:  // step = one column: [B, w, C*h]
+      return features.permute({0, 3, 1, 2}).reshape({b, w, c * h});
+    case SequenceLayout::kRaster:  // step = one position: [B, h*w, C]
+      break;
+  }
+  return features.flatten(2).transpose(1, 2);
 }
 
 bool FerNetImpl::fused_cpu_kernels_apply(const torch::Tensor& images) const {
@@ -119,12 +125,12 @@ torch::Tensor FerNetImpl::forward(torch::Tensor images) {
                         : gru_ ? std::get<0>(gru_->forward(sequence))
                                : sequence;
   torch::Tensor pooled;
-  if (config_.pooling == "mean") {
+  if (config_.pooling == Pooling::kMean) {
     pooled = steps.mean(1);
-  } else if (config_.pooling == "attention") {
+  } else if (config_.pooling == Pooling::kAttention) {
     torch::Tensor weights = torch::softmax(attention_->forward(steps), /*dim=*/1);  // [B, T, 1]
     pooled = (weights * steps).sum(1);
-  } else if (config_.bidirectional && config_.rnn != "none") {
+  } else if (config_.bidirectional && config_.rnn != RnnCell::kNone) {
     // last: the forward direction's last step and the backward direction's first,
     // each having read the whole sequence.
     const std::int64_t hidden = config_.rnn_hidden;

@@ -106,8 +106,15 @@ void augment_for_training(const std::uint8_t* image48, const AugmentConfig& conf
 }
 
 int eval_view_count(const AugmentConfig& config) {
-  if (config.eval_tta == "tencrop" || config.eval_tta == "shifts") return 10;
-  if (config.eval_tta == "flip") return 2;
+  switch (config.eval_tta) {
+    case EvalTta::kNone:
+      return 1;
+    case EvalTta::kFlip:
+      return 2;
+    case EvalTta::kShifts:
+    case EvalTta::kTencrop:
+      return 10;
+  }
   return 1;
 }
 
@@ -120,7 +127,7 @@ void eval_views(const std::uint8_t* image48, const AugmentConfig& config, float*
   const int size = model_input_size(config);
   const int centre = (kImageSide - size) / 2, far = kImageSide - size;
   const int pixels = size * size;
-  if (config.eval_tta == "tencrop") {
+  if (config.eval_tta == EvalTta::kTencrop) {
     const int corners[5][2] = {{0, 0}, {far, 0}, {0, far}, {far, far}, {centre, centre}};
     for (int k = 0; k < 5; ++k) {
       crop_normalized(image48, corners[k][0], corners[k][1], size, false, out + k * pixels);
@@ -128,7 +135,7 @@ void eval_views(const std::uint8_t* image48, const AugmentConfig& config, float*
     }
     return;
   }
-  if (config.eval_tta == "shifts") {
+  if (config.eval_tta == EvalTta::kShifts) {
     std::uint8_t moved[kImagePixels];
     for (int k = 0; k < 5; ++k) {
       shifted(image48, kShifts[k][0], kShifts[k][1], moved);
@@ -138,7 +145,8 @@ void eval_views(const std::uint8_t* image48, const AugmentConfig& config, float*
     return;
   }
   crop_normalized(image48, centre, centre, size, false, out);
-  if (config.eval_tta == "flip") crop_normalized(image48, centre, centre, size, true, out + pixels);
+  if (config.eval_tta == EvalTta::kFlip)
+    crop_normalized(image48, centre, centre, size, true, out + pixels);
 }
 
 }  // namespace fer

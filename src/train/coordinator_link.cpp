@@ -59,7 +59,7 @@ CoordinatorLink::CoordinatorLink(const TrainConfig& config, const std::string& r
         options.checkpoints_dir = config.checkpoint.dir;
         options.restore_running_runs = false;  // this job's run only
         options.run.retention = {config.checkpoint.keep_last, config.checkpoint.keep_best,
-                                 config.checkpoint.best_metric};
+                                 std::string(name_of(config.checkpoint.best_metric))};
         options.run.eval_deadline_seconds = c.eval_deadline_seconds;
         options.quiet = options.run.quiet = true;  // the trainer prints each epoch; warnings show
         embedded_ = std::make_unique<coord::CoordinatorServer>(options);
@@ -101,7 +101,7 @@ CoordinatorLink::CoordinatorLink(const TrainConfig& config, const std::string& r
     if (drop_later) hello.flags |= coord::kHelloDropLaterCheckpoints;
     hello.keep_last = config.checkpoint.keep_last;
     hello.keep_best = config.checkpoint.keep_best;
-    hello.best_metric = config.checkpoint.best_metric;
+    hello.best_metric = name_of(config.checkpoint.best_metric);
   }
   const double stall = config.dist.stall_seconds;
   const bool watch = stall > 0 && group.size() > 1;

@@ -3,21 +3,7 @@
 #include <ATen/autocast_mode.h>
 #include <torch/version.h>
 
-#include "common/error.hpp"
-
 namespace fer {
-
-torch::Device choose_device(const std::string& wanted, int local_rank) {
-  const bool cuda = torch::cuda::is_available();
-  if (wanted == "cuda" && !cuda)
-    throw InputError(
-        "train.device=cuda, but this LibTorch has no usable CUDA device (use auto or cpu)");
-  if (wanted == "cuda" || (wanted == "auto" && cuda))
-    return torch::Device(
-        torch::kCUDA,
-        static_cast<c10::DeviceIndex>(local_rank % static_cast<int>(torch::cuda::device_count())));
-  return torch::Device(torch::kCPU);
-}
 
 AutocastScope::AutocastScope(bool enabled) : enabled_(enabled) {
   if (!enabled_) return;

@@ -1,6 +1,6 @@
 #pragma once
-// LibTorch glue of the training step and the validation: the rank's device, bf16
-// autocast on CUDA, and a loader batch as tensors on that device.
+// LibTorch glue of the training step and the validation: bf16 autocast on CUDA, and a
+// loader batch as tensors on the rank's device (model/compute_device.hpp chooses it).
 
 #include <torch/torch.h>
 
@@ -9,10 +9,6 @@
 #include "pipeline/batch_loader.hpp"
 
 namespace fer {
-
-// train.device (auto, cpu, cuda); on CUDA one GPU per rank of a node: the local rank
-// picks it. Throws InputError for cuda without a usable device.
-torch::Device choose_device(const std::string& wanted, int local_rank);
 
 // bf16 autocast on CUDA while it lives (the C++ autocast API changed in LibTorch 2.4).
 class AutocastScope {

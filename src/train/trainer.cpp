@@ -285,7 +285,7 @@ void TrainingJob::print_epoch(int epoch, const json& record, const EvaluationCou
 // checkpoint.on_store_failure=stop: a checkpoint the coordinator could not store ends
 // the run after this epoch (collective).
 void TrainingJob::stop_if_checkpoints_lost(int epoch) {
-  if (config_.checkpoint.on_store_failure != "stop") return;
+  if (config_.checkpoint.on_store_failure != StoreFailurePolicy::kStop) return;
   const std::vector<int> lost = coordinator_->lost_checkpoints();
   if (!lost.empty())
     throw JobWideError("the checkpoint of epoch " + std::to_string(lost.front()) +
@@ -357,7 +357,7 @@ std::string TrainingJob::summary(const CoordinatorLink::Outcome& stored) const {
     const json& metrics = stored.best.value("metrics", json::object());
     std::snprintf(
         row, sizeof row, "  best checkpoint by %s: epoch %d (val accuracy %.2f%%) -> %s\n",
-        config_.checkpoint.best_metric.c_str(), stored.best.value("epoch", 0),
+        std::string(name_of(config_.checkpoint.best_metric)).c_str(), stored.best.value("epoch", 0),
         100 * metrics.value("val_accuracy", 0.0), (run_path_ / runs::kBestPointer).c_str());
     text << row;
   } else if (leader_) {

@@ -12,6 +12,7 @@
 #include "dist/agreement.hpp"
 #include "dist/model_sync.hpp"
 #include "dist/reduction_hook.hpp"
+#include "model/compute_device.hpp"
 #include "pipeline/augment.hpp"
 #include "train/batch_limits.hpp"
 #include "train/checkpoint_io.hpp"
@@ -29,7 +30,7 @@ namespace {
 constexpr std::size_t kBudgetProbeMinSteps = 5;
 
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimConfig& c, FerNet& model) {
-  if (c.optimizer == "adamw")
+  if (c.optimizer == OptimizerKind::kAdamw)
     return std::make_unique<torch::optim::AdamW>(
         model->parameters(),
         torch::optim::AdamWOptions(c.lr).betas({c.beta1, c.beta2}).weight_decay(c.weight_decay));
@@ -122,7 +123,7 @@ void TrainingJob::set_up_device() {
   set_blas_threads(1);
   torch::manual_seed(tc_.seed);
   if (tc_.deterministic) at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/false);
-  device_ = choose_device(tc_.device, group_.local_rank());
+  device_ = choose_device(tc_.device, group_.local_rank(), "train.device=cuda");
   on_cuda_ = device_.is_cuda();
   amp_ = on_cuda_ && tc_.amp;
   channels_last_ = on_cuda_ && tc_.channels_last;
@@ -165,7 +166,7 @@ void TrainingJob::build_model() {
   if (channels_last_)
     for (auto& p : model_->parameters())
       if (p.dim() == 4) p.set_data(p.data().contiguous(at::MemoryFormat::ChannelsLast));
-  model_->use_fused_cpu_kernels(!on_cuda_ && tc_.cpu_kernels == "fused");
+  model_->use_fused_cpu_kernels(!on_cuda_ && tc_.cpu_kernels == CpuKernels::kFused);
   optimizer_ = make_optimizer(config_.optim, model_);
   // One optimizer step per `accumulation_steps` loader batches; the schedule counts
   // optimizer steps. Linear scaling rule: the peak rate grows with the global batch.
@@ -275,7 +276,7 @@ void TrainingJob::announce() {
   progress_.message("coordinator: " + coordinator_->describe());
   if (!on_cuda_)
     progress_.message(
-        tc_.cpu_kernels == "aten"
+        tc_.cpu_kernels == CpuKernels::kAten
             ? "CNN training kernels: LibTorch's layers (train.cpu_kernels=aten)"
         : model_->fused_cpu_kernels_possible()
             ? "CNN training kernels: fused (oneDNN convolutions on blocked activations, "

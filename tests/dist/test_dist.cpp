@@ -82,7 +82,7 @@ double mean_of_rank_plus_one() {
 }
 
 TEST(GradientBucketer, OddSizedBucketsAverageExactly) {
-  const auto communicator = make_communicator("mpi", group(), torch::kCPU);
+  const auto communicator = make_communicator(DistBackend::kMpi, group(), torch::kCPU);
   for (bool overlap : {true, false}) {
     for (double bucket_mb : {0.001, 25.0}) {
       ToyParameters toy({1, 7, 1001, 3, 65537, 5, 2});
@@ -110,7 +110,7 @@ TEST(GradientBucketer, OddSizedBucketsAverageExactly) {
 }
 
 TEST(GradientBucketer, UnusedParametersAndAccumulatedMicroBatches) {
-  const auto communicator = make_communicator("mpi", group(), torch::kCPU);
+  const auto communicator = make_communicator(DistBackend::kMpi, group(), torch::kCPU);
   ToyParameters toy({10, 20, 30});
   BucketOptions options;
   options.bucket_mb = 0.0001;
@@ -136,7 +136,7 @@ class DoublingHook final : public ReductionHook {
 };
 
 TEST(GradientBucketer, EveryBucketGoesThroughTheReductionHook) {
-  const auto communicator = make_communicator("mpi", group(), torch::kCPU);
+  const auto communicator = make_communicator(DistBackend::kMpi, group(), torch::kCPU);
   ToyParameters toy({10, 20, 30});
   BucketOptions options;
   options.bucket_mb = 0.0001;  // 26 floats: three buckets
@@ -149,19 +149,21 @@ TEST(GradientBucketer, EveryBucketGoesThroughTheReductionHook) {
   for (const auto& t : toy.tensors)
     EXPECT_TRUE(torch::equal(t.grad(), torch::full_like(t, 2 * mean_of_rank_plus_one())));
   // The compression hooks: bf16 needs a backend that sums bf16, which MPI does not.
-  EXPECT_EQ(make_reduction_hook("bf16")->wire_type(), at::kBFloat16);
+  EXPECT_EQ(make_reduction_hook(Compression::kBf16)->wire_type(), at::kBFloat16);
   try {
-    GradientBucketer refused(toy.tensors, *communicator, options, make_reduction_hook("bf16"));
+    GradientBucketer refused(toy.tensors, *communicator, options,
+                             make_reduction_hook(Compression::kBf16));
     ADD_FAILURE() << "bf16 buckets over MPI were accepted";
   } catch (const InputError& error) {
     EXPECT_NE(std::string(error.what()).find("dist.compression = bf16"), std::string::npos)
         << error.what();
   }
-  EXPECT_THROW(make_reduction_hook("int8"), InputError);
+  // An unknown compression never reaches the hooks: the config boundary refuses it.
+  EXPECT_THROW(parse_choice<Compression>("int8", "dist.compression"), InputError);
 }
 
 TEST(ModelSync, BroadcastFromRankZeroAndAveragedBatchNormStatistics) {
-  const auto communicator = make_communicator("mpi", group(), torch::kCPU);
+  const auto communicator = make_communicator(DistBackend::kMpi, group(), torch::kCPU);
   torch::manual_seed(100 + static_cast<std::uint64_t>(group().rank()));  // replicas differ
   torch::nn::Sequential net(torch::nn::Linear(5, 3), torch::nn::BatchNorm1d(3));
   broadcast_model_state(*net, *communicator, 0);
@@ -225,14 +227,14 @@ TEST(Agreement, AFailureOnOneRankEndsEveryRank) {
 
 TEST(Communicator, NcclOnACpuIsRefusedWithAClearMessage) {
   try {
-    make_communicator("nccl", group(), torch::kCPU);
+    make_communicator(DistBackend::kNccl, group(), torch::kCPU);
     FAIL() << "nccl accepted a CPU device";
   } catch (const InputError& e) {
     const std::string message = e.what();
     EXPECT_NE(message.find("dist.backend = nccl"), std::string::npos) << message;
     EXPECT_NE(message.find("mpi"), std::string::npos) << message;
   }
-  EXPECT_EQ(resolve_backend("auto", torch::kCPU), "mpi");
+  EXPECT_EQ(resolve_backend(DistBackend::kAuto, torch::kCPU), DistBackend::kMpi);
 }
 
 // The GPU path: the NCCL communicator set up on this rank's GPU, averaging fp32 and
@@ -243,8 +245,9 @@ TEST(Communicator, NcclAveragesAndBroadcastsOnTheGpu) {
   if (static_cast<int>(torch::cuda::device_count()) < group().local_size())
     GTEST_SKIP() << "fewer GPUs than ranks on this node";
   const c10::Device device(torch::kCUDA, static_cast<c10::DeviceIndex>(group().local_rank()));
-  if (resolve_backend("auto", device) != "nccl") GTEST_SKIP() << "this build has no NCCL";
-  auto communicator = make_communicator("nccl", group(), device);
+  if (resolve_backend(DistBackend::kAuto, device) != DistBackend::kNccl)
+    GTEST_SKIP() << "this build has no NCCL";
+  auto communicator = make_communicator(DistBackend::kNccl, group(), device);
   EXPECT_NE(communicator->describe().find("nccl"), std::string::npos);
   const double n = group().size();
   for (const auto type : {at::kFloat, at::kBFloat16}) {

@@ -59,7 +59,7 @@ TEST(TimeBudget, AResumedRunContinuesItsPlan) {
 
 TEST(TimeBudget, TheCosineScheduleEndsWithThePlan) {
   ScheduleConfig config;
-  config.kind = "cosine";
+  config.kind = ScheduleKind::kCosine;
   config.warmup_epochs = 1;
   config.min_lr = 0;
   LrSchedule schedule(config, /*base_lr=*/0.1, /*epochs=*/1000, /*steps_per_epoch=*/10);

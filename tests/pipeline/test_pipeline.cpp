@@ -118,7 +118,7 @@ TEST(Augment, EvalViews) {
   const auto pixels = test::pattern_pixels(5);
   AugmentConfig config;
   config.crop_size = 40;
-  config.eval_tta = "tencrop";
+  config.eval_tta = EvalTta::kTencrop;
   ASSERT_EQ(eval_view_count(config), 10);
   std::vector<float> views(10 * 40 * 40);
   eval_views(pixels.data(), config, views.data());
@@ -126,16 +126,16 @@ TEST(Augment, EvalViews) {
   EXPECT_FLOAT_EQ(views[1600 * 3 + 39 * 40 + 39],
                   normalize_pixel(pixels[47 * 48 + 47]));         // bottom-right
   EXPECT_FLOAT_EQ(views[1600 * 5], normalize_pixel(pixels[39]));  // mirrored top-left
-  config.eval_tta = "flip";
+  config.eval_tta = EvalTta::kFlip;
   EXPECT_EQ(eval_view_count(config), 2);
-  config.eval_tta = "none";
+  config.eval_tta = EvalTta::kNone;
   EXPECT_EQ(eval_view_count(config), 1);
 }
 
 TEST(Augment, ShiftViewsAreTheImageItsTwoPixelShiftsAndTheirMirrors) {
   const auto pixels = test::pattern_pixels(6);
   AugmentConfig config;  // whole 48x48 images
-  config.eval_tta = "shifts";
+  config.eval_tta = EvalTta::kShifts;
   ASSERT_EQ(eval_view_count(config), 10);
   std::vector<float> views(10 * 48 * 48);
   eval_views(pixels.data(), config, views.data());
@@ -207,7 +207,7 @@ TEST_F(LoaderTest, EvaluationViewsAndResumeInsideAnEpoch) {
   LoaderOptions options;
   options.training = false;
   options.batch_size = 25;
-  options.augment.eval_tta = "flip";
+  options.augment.eval_tta = EvalTta::kFlip;
   BatchLoader loader(val, options);
   loader.start_epoch(0);
   std::size_t total = 0;

@@ -187,6 +187,7 @@ void expect_same(const TrainConfig& a, const TrainConfig& b) {
   FER_EXPECT_FIELD(dist.scale_lr);
   FER_EXPECT_FIELD(checkpoint.keep_best);
   FER_EXPECT_FIELD(checkpoint.best_metric);
+  FER_EXPECT_FIELD(train.cpu_kernels);
   FER_EXPECT_FIELD(coordinator.address);
   FER_EXPECT_FIELD(coordinator.token_file);
   FER_EXPECT_FIELD(coordinator.listen);
@@ -204,13 +205,13 @@ TrainConfig every_field_changed() {
   c.model.channels = {16, 48, 96, 200};
   c.model.convs_per_stage = 3;
   c.model.cnn_dropout = 0.1 + 0.2;  // 0.30000000000000004
-  c.model.sequence = "raster";
-  c.model.rnn = "gru";
+  c.model.sequence = SequenceLayout::kRaster;
+  c.model.rnn = RnnCell::kGru;
   c.model.rnn_layers = 2;
   c.model.rnn_hidden = 257;
   c.model.bidirectional = false;
   c.model.rnn_dropout = 1.0 / 3.0;
-  c.model.pooling = "attention";
+  c.model.pooling = Pooling::kAttention;
   c.model.head_dropout = 0.45;
   c.data.shards = "/data/shards/fer 2013: #plus";
   c.data.batch_size = 33;
@@ -232,9 +233,9 @@ TrainConfig every_field_changed() {
   c.augment.blur_probability = 0.3;
   c.augment.blur_sigma_max = 2.5;
   c.augment.crop_size = 40;
-  c.augment.eval_tta = "tencrop";
+  c.augment.eval_tta = EvalTta::kTencrop;
   c.augment.eval_blur_sigma = 2.75;
-  c.optim.optimizer = "adamw";
+  c.optim.optimizer = OptimizerKind::kAdamw;
   c.optim.lr = 3e-4;
   c.optim.momentum = 0.95;
   c.optim.nesterov = false;
@@ -246,7 +247,7 @@ TrainConfig every_field_changed() {
   c.optim.class_weight_power = 0.5;
   c.optim.grad_clip_norm = 5;
   c.optim.accumulation_steps = 4;
-  c.schedule.kind = "plateau";
+  c.schedule.kind = ScheduleKind::kPlateau;
   c.schedule.warmup_epochs = 0.5;
   c.schedule.warmup_start_factor = 0.01;
   c.schedule.min_lr = 1e-6;
@@ -256,7 +257,7 @@ TrainConfig every_field_changed() {
   c.schedule.step_gamma = 0.2;
   c.train.epochs = 100;
   c.train.seed = std::numeric_limits<std::uint64_t>::max();
-  c.train.device = "cuda";
+  c.train.device = DeviceChoice::kCuda;
   c.train.threads = 8;
   c.train.deterministic = true;
   c.train.amp = false;
@@ -266,14 +267,16 @@ TrainConfig every_field_changed() {
   c.checkpoint.dir = "null";  // a YAML keyword as a string must stay a string
   c.checkpoint.keep_last = 1;
   c.checkpoint.every_epochs = 2;
-  c.checkpoint.on_store_failure = "continue";
-  c.dist.backend = "nccl";
+  c.checkpoint.on_store_failure = StoreFailurePolicy::kContinue;
+  c.checkpoint.best_metric = BestMetric::kValMacroF1;
+  c.train.cpu_kernels = CpuKernels::kAten;
+  c.dist.backend = DistBackend::kNccl;
   c.dist.timeout_seconds = 42.5;
   c.dist.stall_seconds = 12;
   c.dist.bucket_mb = 12.5;
   c.dist.first_bucket_mb = 0.25;
   c.dist.overlap = false;
-  c.dist.compression = "bf16";
+  c.dist.compression = Compression::kBf16;
   c.dist.scale_lr = false;
   return c;
 }
@@ -413,7 +416,7 @@ TEST(ConfigFile, SetsASubsetAndKeepsTheRest) {
   TrainConfig expected;
   expected.augment.crop_size = 40;
   expected.model.channels = {16, 32};
-  expected.model.rnn = "gru";
+  expected.model.rnn = RnnCell::kGru;
   expected.optim.lr = 0.05;
   expected.optim.nesterov = false;
   expected.train.seed = std::numeric_limits<std::uint64_t>::max();
@@ -463,7 +466,7 @@ TEST(ConfigFile, WrongTypesNameKeyExpectedTypeAndValue) {
       {"model:\n  rnn_layers: 1.5\n", "model.rnn_layers", "int", "'1.5'"},
       {"model:\n  channels: 64\n", "model.channels", "list", "'64'"},
       {"model:\n  channels: [32, x]\n", "model.channels[1]", "int", "'x'"},
-      {"model:\n  rnn: {kind: gru}\n", "model.rnn", "string", "a map"},
+      {"model:\n  rnn: {kind: gru}\n", "model.rnn", "a string, one of: lstm, gru, none", "a map"},
       {"optim:\n  lr: [0.1]\n", "optim.lr", "number", "a list"},
       {"train:\n  amp: maybe\n", "train.amp", "bool", "'maybe'"},
       {"train:\n  seed: -1\n", "train.seed", "uint64", "'-1'"},
@@ -520,7 +523,7 @@ TEST(ConfigOverride, SetsEveryType) {
   EXPECT_EQ(config.model.rnn_layers, 3);
   EXPECT_EQ(config.model.channels, (std::vector<int>{8, 16, 32, 64}));
   EXPECT_FALSE(config.model.bidirectional);
-  EXPECT_EQ(config.model.sequence, "columns");
+  EXPECT_EQ(config.model.sequence, SequenceLayout::kColumns);
   EXPECT_EQ(config.data.limit_val_images, 7'000'000'000);
   EXPECT_EQ(config.train.seed, 42u);
   EXPECT_EQ(config.checkpoint.dir, "runs/a=b");  // split at the first '=' only
@@ -554,13 +557,55 @@ TEST(ConfigOverride, ErrorsNameTheOverride) {
   expect_same(config, TrainConfig{});
 }
 
-TEST(ConfigValidate, BadChoiceNamesKeyValueAndAllowedValues) {
+// A choice is parsed into its enum when it is read, so a bad name is refused there,
+// with the file and line, and never reaches validate() or the code past it.
+TEST(ConfigChoice, BadChoiceIsRefusedWhereItIsReadNamingKeyValueAndAllowedValues) {
   TrainConfig config;
-  apply_override(config, "model.rnn=transformer");
-  const std::string message = validate_error(config);
-  EXPECT_HAS(message, "model.rnn");
-  EXPECT_HAS(message, "transformer");
-  EXPECT_HAS(message, "lstm, gru");
+  const std::string message = input_error([&] { apply_override(config, "model.rnn=transformer"); });
+  EXPECT_HAS(message, "--set model.rnn=transformer: model.rnn: 'transformer' is not allowed");
+  EXPECT_HAS(message, "lstm, gru, none");
+  expect_same(config, TrainConfig{});
+
+  const std::string in_file = file_error("model:\n  rnn: gru\n  pooling: max\n");
+  EXPECT_HAS(in_file, "bad.yaml:3: model.pooling: 'max' is not allowed");
+  EXPECT_HAS(in_file, "last, mean, attention");
+  // Names are exact: no case folding, no abbreviations.
+  EXPECT_HAS(input_error([&] { apply_override(config, "dist.compression=BF16"); }),
+             "'BF16' is not allowed");
+}
+
+// Every choice enum: each name reads back as its value, and to_yaml writes the name.
+TEST(ConfigChoice, EveryNameOfEveryChoiceKeyRoundTrips) {
+  struct Key {
+    std::string key;
+    std::vector<std::string> names;
+  };
+  const std::vector<Key> keys = {
+      {"model.sequence", choice_names<SequenceLayout>()},
+      {"model.rnn", choice_names<RnnCell>()},
+      {"model.pooling", choice_names<Pooling>()},
+      {"augment.eval_tta", choice_names<EvalTta>()},
+      {"optim.optimizer", choice_names<OptimizerKind>()},
+      {"schedule.kind", choice_names<ScheduleKind>()},
+      {"train.device", choice_names<DeviceChoice>()},
+      {"train.cpu_kernels", choice_names<CpuKernels>()},
+      {"checkpoint.best_metric", choice_names<BestMetric>()},
+      {"checkpoint.on_store_failure", choice_names<StoreFailurePolicy>()},
+      {"dist.backend", choice_names<DistBackend>()},
+      {"dist.compression", choice_names<Compression>()},
+  };
+  for (const Key& key : keys) {
+    ASSERT_GE(key.names.size(), 2u) << key.key;
+    for (const std::string& name : key.names) {
+      TrainConfig config;
+      apply_override(config, key.key + "=" + name);
+      const std::string field = key.key.substr(key.key.find('.') + 1);
+      EXPECT_HAS(to_yaml(config), "  " + field + ": " + name + "\n");
+      expect_same(round_trip(config), config);
+    }
+  }
+  EXPECT_EQ(name_of(parse_choice<EvalTta>("shifts", "x")), "shifts");
+  EXPECT_EQ(parse_choice<RnnCell>("none", "x"), RnnCell::kNone);
 }
 
 TEST(ConfigValidate, RangeErrorsNameKeyAndRange) {
