@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "common/choice.hpp"
+#include "metrics/best_metric.hpp"
 
 namespace fer {
 
@@ -28,9 +29,7 @@ enum class ScheduleKind { kCosine, kPlateau, kStep, kConstant };
 enum class DeviceChoice { kAuto, kCpu, kCuda };
 // train.cpu_kernels: the CNN's CPU training kernels.
 enum class CpuKernels { kFused, kAten };
-// checkpoint.best_metric: the validation metric that ranks checkpoints (its name is what
-// the coordinator and the run manifest keep).
-enum class BestMetric { kValAccuracy, kValMacroF1, kValLoss };
+// checkpoint.best_metric: BestMetric, in metrics/best_metric.hpp (the coordinator shares it).
 // checkpoint.on_store_failure
 enum class StoreFailurePolicy { kStop, kContinue };
 // dist.backend: who all-reduces gradients (auto: nccl for CUDA tensors, mpi otherwise).
@@ -69,11 +68,6 @@ struct ChoiceNames<DeviceChoice> {
 template <>
 struct ChoiceNames<CpuKernels> {
   static constexpr std::array<std::string_view, 2> names{"fused", "aten"};
-};
-template <>
-struct ChoiceNames<BestMetric> {
-  static constexpr std::array<std::string_view, 3> names{"val_accuracy", "val_macro_f1",
-                                                         "val_loss"};
 };
 template <>
 struct ChoiceNames<StoreFailurePolicy> {

@@ -15,6 +15,7 @@
 #include "common/failpoint.hpp"
 #include "common/sha256.hpp"
 #include "common/text.hpp"
+#include "metrics/best_metric.hpp"
 
 namespace fer::coord {
 namespace fs = std::filesystem;
@@ -240,10 +241,9 @@ void Run::forget_after(int epoch) {
 
 Ack Run::hello(const Hello& hello, int connection) {
   authenticate(hello);  // before anything about the run is said or changed
-  if (!hello.best_metric.empty() && hello.best_metric != "val_accuracy" &&
-      hello.best_metric != "val_macro_f1" && hello.best_metric != "val_loss")
-    throw InputError("best metric '" + hello.best_metric.substr(0, 40) +
-                     "' is not one of val_accuracy, val_macro_f1, val_loss");
+  if (!hello.best_metric.empty() && !find_choice<BestMetric>(hello.best_metric))
+    throw InputError("best metric '" + hello.best_metric.substr(0, 40) + "' is not one of " +
+                     choice_list<BestMetric>());
   if (hello.world_size == 0 || hello.world_size > 65536 || hello.rank >= hello.world_size)
     return {hello.seq, AckStatus::kRejected,
             "rank " + std::to_string(hello.rank) + " of a world of " +
@@ -287,7 +287,9 @@ Ack Run::hello(const Hello& hello, int connection) {
   if (hello.rank == 0 && hello.keep_last > 0) {
     // The run's own retention, not this server's defaults (--keep-last, …).
     const RetentionPolicy wanted{hello.keep_last, std::max(1, hello.keep_best),
-                                 hello.best_metric.empty() ? "val_accuracy" : hello.best_metric};
+                                 hello.best_metric.empty()
+                                     ? std::string(name_of(BestMetric::kValAccuracy))
+                                     : hello.best_metric};
     if (wanted.keep_last != store_.policy().keep_last ||
         wanted.keep_best != store_.policy().keep_best ||
         wanted.best_metric != store_.policy().best_metric)

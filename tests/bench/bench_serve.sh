@@ -3,6 +3,8 @@
 # (configs/bench.yaml) for one short epoch to get a checkpoint of the right shape, starts
 # fer-serve on loopback and drives it with wrk (Debian package; installed when missing):
 #   - single 48x48 faces (?detect=0) at 1, 8 and 32 connections: requests/s, p50, p99;
+#   - the same at 32 connections at a constant offered rate (250 and 500 requests/s),
+#     latency at a given load rather than at saturation;
 #   - the same at 32 connections without micro-batching (--max-batch 1 --max-wait-ms 0),
 #     to show what batching buys;
 #   - 640x480 photos with face detection at 8 connections;
@@ -50,6 +52,36 @@ done = function(summary, latency, requests)
 end
 LUA
 
+# The same requests sent at a constant total rate (FER_RATE per second over all
+# connections), as wrk2 or a load balancer in front of users would: wrk alone keeps every
+# connection busy, so at 32 connections it measures latency at saturation (32 requests
+# always queued), not at a given load. Each wrk thread spaces its sends by
+# threads/FER_RATE seconds on a fixed schedule; a connection whose answer is late sends at
+# once, so a server slower than the rate shows as a lower achieved rate.
+sed -e '/^done = /,$d' post.lua >paced.lua
+cat >>paced.lua <<'LUA'
+local ffi = require("ffi")
+ffi.cdef [[
+typedef struct { long tv_sec; long tv_nsec; } fer_timespec;
+int clock_gettime(int clock, fer_timespec* out);
+]]
+local now_ts = ffi.new("fer_timespec")
+local function now_ms()
+  ffi.C.clock_gettime(1, now_ts)  -- CLOCK_MONOTONIC
+  return tonumber(now_ts.tv_sec) * 1000 + tonumber(now_ts.tv_nsec) / 1e6
+end
+local interval_ms, next_ms
+init = function(args)
+  interval_ms = 1000 * tonumber(os.getenv("FER_THREADS")) / tonumber(os.getenv("FER_RATE"))
+end
+delay = function()
+  local t = now_ms()
+  next_ms = math.max((next_ms or t) + interval_ms, t - 10 * interval_ms)
+  return math.max(0, next_ms - t)
+end
+LUA
+sed -n '/^done = /,$p' post.lua >>paced.lua
+
 serve_pid=
 start() {  # fer-serve arguments
   "$bin/fer-serve" --checkpoints-dir runs -k bench --port 0 -q "$@" >serve.out 2>serve.err &
@@ -73,10 +105,20 @@ load() {  # label connections body query [duration]
     "$1" "$2" "$rate" "$p50" "$p99" "$total" "$errors"
 }
 
+paced() {  # label connections rate body query
+  local out
+  out=$(FER_BODY="$4" FER_RATE="$3" FER_THREADS=2 wrk -t2 -c "$2" -d "${seconds}s" -s paced.lua \
+    "${url}v1/predict$5" | grep '^RESULT')
+  read -r _ total errors rate p50 p99 <<<"$out"
+  printf '  %-44s %4d conns %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms  (%d requests, %d errors)\n' \
+    "$1 ($3/s offered)" "$2" "$rate" "$p50" "$p99" "$total" "$errors"
+}
+
 echo "fer-serve on 127.0.0.1, configs/bench.yaml's model, wrk for ${seconds}s per point:"
 start
 load "warm-up" 8 face48.png "?detect=0" 3 >/dev/null
 for conns in 1 8 32; do load "48x48 faces (?detect=0), micro-batching" "$conns" face48.png "?detect=0"; done
+for rate in 250 500; do paced "48x48 faces at a constant rate" 32 "$rate" face48.png "?detect=0"; done
 load "640x480 photos, Haar detection" 8 photo.png ""
 python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())' "${url}metrics" | awk '/^fer_serve_batch_faces_(sum|count)/ {v[$1] = $2} END {
   printf "  faces per forward pass, mean over the run: %.1f\n", v["fer_serve_batch_faces_sum"] / v["fer_serve_batch_faces_count"]}'
