@@ -56,8 +56,8 @@ LUA
 # connections), as wrk2 or a load balancer in front of users would: wrk alone keeps every
 # connection busy, so at 32 connections it measures latency at saturation (32 requests
 # always queued), not at a given load. Each wrk thread spaces its sends by
-# threads/FER_RATE seconds on a fixed schedule; a connection whose answer is late sends at
-# once, so a server slower than the rate shows as a lower achieved rate.
+# threads/FER_RATE seconds on a fixed schedule; after late answers it catches up at once
+# (by at most 10 sends), so a server slower than the rate shows as a lower achieved rate.
 sed -e '/^done = /,$d' post.lua >paced.lua
 cat >>paced.lua <<'LUA'
 local ffi = require("ffi")
@@ -96,22 +96,20 @@ start() {  # fer-serve arguments
 }
 stop() { kill "$serve_pid"; wait "$serve_pid" || true; }
 rss_mib() { awk '/VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$serve_pid/status"; }
-load() {  # label connections body query [duration]
-  local out
-  out=$(FER_BODY="$3" wrk -t "$(( $2 < 2 ? 1 : 2 ))" -c "$2" -d "${5:-$seconds}s" -s post.lua "${url}v1/predict$4" |
-    grep '^RESULT')
-  read -r _ total errors rate p50 p99 <<<"$out"
+report() {  # label connections < wrk's output: one line from post.lua's RESULT
+  local total errors rate p50 p99
+  read -r _ total errors rate p50 p99 < <(grep '^RESULT')
   printf '  %-44s %4d conns %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms  (%d requests, %d errors)\n' \
     "$1" "$2" "$rate" "$p50" "$p99" "$total" "$errors"
 }
+load() {  # label connections body query [duration]
+  FER_BODY="$3" wrk -t "$(( $2 < 2 ? 1 : 2 ))" -c "$2" -d "${5:-$seconds}s" -s post.lua \
+    "${url}v1/predict$4" | report "$1" "$2"
+}
 
 paced() {  # label connections rate body query
-  local out
-  out=$(FER_BODY="$4" FER_RATE="$3" FER_THREADS=2 wrk -t2 -c "$2" -d "${seconds}s" -s paced.lua \
-    "${url}v1/predict$5" | grep '^RESULT')
-  read -r _ total errors rate p50 p99 <<<"$out"
-  printf '  %-44s %4d conns %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms  (%d requests, %d errors)\n' \
-    "$1 ($3/s offered)" "$2" "$rate" "$p50" "$p99" "$total" "$errors"
+  FER_BODY="$4" FER_RATE="$3" FER_THREADS=2 wrk -t2 -c "$2" -d "${seconds}s" -s paced.lua \
+    "${url}v1/predict$5" | report "$1 ($3/s offered)" "$2"
 }
 
 echo "fer-serve on 127.0.0.1, configs/bench.yaml's model, wrk for ${seconds}s per point:"
