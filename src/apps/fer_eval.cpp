@@ -48,6 +48,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> checkpoints;
   std::string shards, split = "val", tta = "auto", output_format = "table", out_dir;
   fer::DeviceChoice device = fer::DeviceChoice::kAuto;
+  fer::InferencePrecision precision = fer::InferencePrecision::kF32;
   std::string checkpoints_dir = "checkpoints";
   int batch = 256, threads = 0;
   bool predictions = false, quiet = false;
@@ -76,6 +77,9 @@ int main(int argc, char** argv) {
   app.add_option("--batch", batch, "Images per forward pass")->check(fer::cli::above(0));
   app.add_option("--threads", threads, "Intra-op threads per rank (0: cores / ranks on this node)");
   fer::cli::add_choice(app, "--device", device, "auto | cpu | cuda");
+  fer::cli::add_choice(app, "--precision", precision,
+                       "Inference arithmetic on CPU: f32 (default; equals LibTorch within 1e-5) | "
+                       "bf16 (about 2x faster; needs AVX512-BF16, e.g. Zen 4)");
   app.add_flag("-q,--quiet", quiet, "No progress output");
   if (const auto code = fer::cli::parse(app, argc, argv, "fer-eval")) return *code;
 
@@ -87,6 +91,7 @@ int main(int argc, char** argv) {
     const bool leader = group->rank() == 0;
     fer::ClassifierOptions classifier_options;
     classifier_options.device = device;
+    classifier_options.precision = precision;
     classifier_options.threads = fer::threads_per_process(threads, group->local_size());
     std::vector<fer::EvaluationReport> reports;
     std::vector<fs::path> files;
@@ -103,11 +108,12 @@ int main(int argc, char** argv) {
       options.keep_predictions = predictions;
       options.progress = !quiet && output_format == "table";
       if (leader && !quiet)
-        std::fprintf(stderr, "fer-eval: %s on %s (%s split, tta %s, %d rank%s x %d threads, %s)\n",
-                     classifier.describe().c_str(), options.shards.c_str(), split.c_str(),
-                     std::string(fer::name_of(options.tta)).c_str(), group->size(),
-                     group->size() == 1 ? "" : "s", classifier_options.threads,
-                     classifier.device().c_str());
+        std::fprintf(
+            stderr, "fer-eval: %s on %s (%s split, tta %s, %d rank%s x %d threads, %s, %s)\n",
+            classifier.describe().c_str(), options.shards.c_str(), split.c_str(),
+            std::string(fer::name_of(options.tta)).c_str(), group->size(),
+            group->size() == 1 ? "" : "s", classifier_options.threads, classifier.device().c_str(),
+            std::string(fer::name_of(classifier.precision())).c_str());
       reports.push_back(fer::evaluate_split(classifier, options, *group));
       files.push_back(file);
     }

@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> inputs, list_files, videos;
   std::string checkpoint = "best", checkpoints_dir = "checkpoints";
   fer::DeviceChoice device = fer::DeviceChoice::kAuto;
+  fer::InferencePrecision precision = fer::InferencePrecision::kF32;
   std::string fallback = "none", annotate_dir;
   fer::PredictOptions options;
   int threads = 0, top_k = 3;
@@ -58,6 +59,9 @@ int main(int argc, char** argv) {
                  "best | latest (newest run's) | run directory or name (its best.pt) | .pt file");
   app.add_option("--checkpoints-dir", checkpoints_dir, "Where runs live (for best, latest, names)");
   fer::cli::add_choice(app, "--device", device, "auto | cpu | cuda");
+  fer::cli::add_choice(app, "--precision", precision,
+                       "Inference arithmetic on CPU: f32 (default; equals LibTorch within 1e-5) | "
+                       "bf16 (about 2x faster; needs AVX512-BF16, e.g. Zen 4)");
   app.add_option("--threads", threads,
                  "Threads for the network (LibTorch) and the detector (OpenCV); 0: all cores")
       ->check(fer::cli::at_least(0));
@@ -101,6 +105,7 @@ int main(int argc, char** argv) {
 
     fer::ClassifierOptions classifier_options;
     classifier_options.device = device;
+    classifier_options.precision = precision;
     classifier_options.threads = thread_count;
     const fer::EmotionClassifier model(fer::resolve_model_checkpoint(checkpoint, checkpoints_dir),
                                        classifier_options);

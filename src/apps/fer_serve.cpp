@@ -27,6 +27,7 @@ struct ServeFlags {
   fer::serve::BatchOptions batching;
   std::string listen = "127.0.0.1", checkpoints_dir = "checkpoints";
   fer::DeviceChoice device = fer::DeviceChoice::kAuto;
+  fer::InferencePrecision precision = fer::InferencePrecision::kF32;
   std::string token_file, fallback = "none", cascade = service.faces.detector.cascade.string();
   int port = 8080, threads = 0, io_threads = 0;
   double max_wait_ms = 2, max_body_mb = 16, reload_seconds = 1;
@@ -48,6 +49,9 @@ void declare_options(CLI::App& app, ServeFlags& f) {
                  "File with the token clients send (mode 600; at least 16 characters; default: "
                  "FER_SERVE_TOKEN); required off loopback");
   fer::cli::add_choice(app, "--device", f.device, "auto | cpu | cuda");
+  fer::cli::add_choice(app, "--precision", f.precision,
+                       "Inference arithmetic on CPU: f32 (default; equals LibTorch within 1e-5) | "
+                       "bf16 (about 2x faster; needs AVX512-BF16, e.g. Zen 4)");
   app.add_option("--threads", f.threads, "Threads for the network (LibTorch); 0: all cores")
       ->check(fer::cli::at_least(0));
   app.add_option("--io-threads", f.io_threads,
@@ -103,6 +107,7 @@ int serve(ServeFlags& f, const fer::ImageLimits& limits) {
 #endif
   f.follow.checkpoints_dir = f.checkpoints_dir;
   f.follow.classifier.device = f.device;
+  f.follow.classifier.precision = f.precision;
   f.follow.classifier.threads = torch_threads;
   f.follow.batch_size = static_cast<int>(f.max_batch);
   f.follow.poll = std::chrono::milliseconds(static_cast<long long>(f.reload_seconds * 1000));
@@ -154,11 +159,12 @@ int serve(ServeFlags& f, const fer::ImageLimits& limits) {
   const std::string host = endpoint.address().is_v6() ? "[" + f.listen + "]" : f.listen;
   // The port line is what scripts wait for (with --port 0 it is the only way to know).
   std::printf(
-      "fer-serve: serving %s on http://%s:%u/ (%d HTTP thread%s, %d network thread%s, "
+      "fer-serve: serving %s on http://%s:%u/ (%d HTTP thread%s, %d network thread%s, %s, "
       "batches of up to %zu faces within %.3g ms%s)\n",
       models.current()->description.c_str(), host.c_str(), server.port(), http_threads,
-      http_threads == 1 ? "" : "s", torch_threads, torch_threads == 1 ? "" : "s", f.max_batch,
-      f.max_wait_ms, token.empty() ? "" : "; token required");
+      http_threads == 1 ? "" : "s", torch_threads, torch_threads == 1 ? "" : "s",
+      std::string(fer::name_of(f.precision)).c_str(), f.max_batch, f.max_wait_ms,
+      token.empty() ? "" : "; token required");
   std::fflush(stdout);
 
   std::vector<std::thread> pool;

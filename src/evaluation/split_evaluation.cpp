@@ -93,6 +93,7 @@ EvaluationReport evaluate_split(const EmotionClassifier& classifier,
   report.shards = options.shards.string();
   report.split = std::string(split_name(options.split));
   report.tta = std::string(name_of(options.tta));
+  report.arithmetic = std::string(name_of(classifier.precision()));
 
   AugmentConfig augment = classifier.config().augment;
   augment.eval_tta = options.tta;
@@ -190,6 +191,7 @@ json EvaluationReport::to_json() const {
           {"split", split},
           {"images", images},
           {"tta", tta},
+          {"precision", arithmetic},
           {"accuracy", accuracy()},
           {"top2_accuracy", top2_accuracy()},
           {"loss", mean_loss()},

@@ -39,7 +39,8 @@ struct EvaluationReport : EvaluationCounts {
   std::string checkpoint;  // EmotionClassifier::describe()
   std::string shards;
   std::string split;
-  std::string tta;  // its name, as printed
+  std::string tta;         // its name, as printed
+  std::string arithmetic;  // the classifier's --precision (f32, bf16), as printed
   double seconds = 0;
   std::vector<PredictionRow> predictions;  // on rank 0, in split order, when asked
 

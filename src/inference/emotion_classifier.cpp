@@ -26,6 +26,7 @@ struct EmotionClassifier::State {
   CheckpointArchive checkpoint;
   FerNet model{nullptr};
   torch::Device device{torch::kCPU};
+  InferencePrecision precision = InferencePrecision::kF32;
   int side = 48;
 };
 
@@ -36,6 +37,11 @@ EmotionClassifier::EmotionClassifier(const fs::path& checkpoint, const Classifie
   // threads doubled fer-predict's latency on 2 cores (tests/bench/bench_predict.sh).
   set_blas_threads(1);
   state_->device = choose_device(options.device, 0, "--device cuda");
+  if (options.precision == InferencePrecision::kBf16 &&
+      (!state_->device.is_cpu() || !options.inference_kernels))
+    throw InputError("--precision bf16 runs the CPU inference kernels; on " + state_->device.str() +
+                     (options.inference_kernels ? "" : " with LibTorch's layers") +
+                     " use --precision f32");
   state_->path = checkpoint;
   // Inside its run, a checkpoint is checked against the run's manifest first (size
   // and SHA-256): a damaged file is refused (rc 3), never scored.
@@ -46,7 +52,18 @@ EmotionClassifier::EmotionClassifier(const fs::path& checkpoint, const Classifie
   state_->model->eval();
   // CPU: the inference kernels (BatchNorm folded into the convolutions, ReLU fused,
   // blocked activations); LibTorch's layers when this build or shape has none.
-  if (options.inference_kernels && state_->device.is_cpu()) state_->model->use_inference_kernels();
+  if (options.inference_kernels && state_->device.is_cpu()) {
+    try {
+      if (state_->model->use_inference_kernels(options.precision))
+        state_->precision = options.precision;
+    } catch (const std::invalid_argument& error) {
+      throw InputError(std::string("--precision bf16: ") + error.what() + "; use --precision f32");
+    }
+    if (state_->precision != options.precision)
+      throw InputError(
+          "--precision bf16: this model's shape or this build has no inference "
+          "kernels; use --precision f32");
+  }
   state_->side = model_input_size(state_->checkpoint.config.augment);
 }
 
@@ -66,6 +83,9 @@ int EmotionClassifier::input_side() const {
 }
 std::string EmotionClassifier::device() const {
   return state_->device.str();
+}
+InferencePrecision EmotionClassifier::precision() const {
+  return state_->precision;
 }
 
 std::string EmotionClassifier::describe() const {

@@ -27,6 +27,9 @@ struct ClassifierOptions {
   // CPU: the CNN on the inference kernels (model/fer_net.hpp use_inference_kernels);
   // false: LibTorch's layers (the reference they are tested against).
   bool inference_kernels = true;
+  // The inference kernels' arithmetic (--precision): f32 (exact), or bf16 where the CPU
+  // has AVX512-BF16 (InputError otherwise, and on CUDA or with inference_kernels off).
+  InferencePrecision precision = InferencePrecision::kF32;
 };
 
 class EmotionClassifier {
@@ -41,7 +44,8 @@ class EmotionClassifier {
   const nlohmann::json& meta() const;  // epoch, step, history, ...
   int input_side() const;              // side of the views the model takes
   std::string device() const;          // "cpu", "cuda:0"
-  std::string describe() const;        // "checkpoints/run/epoch-0007.pt (epoch 7, val 61.2%)"
+  InferencePrecision precision() const;
+  std::string describe() const;  // "checkpoints/run/epoch-0007.pt (epoch 7, val 61.2%)"
 
   // images: count * views images of input_side()^2 normalised floats, the views of one
   // image consecutive. out: count * 7 logits, each the mean over the image's views.

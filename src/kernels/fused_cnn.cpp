@@ -105,43 +105,6 @@ torch::Tensor fused_to_nchw(const torch::Tensor& blocked) {
   return blocked_to_nchw(blocked);
 }
 
-InferenceCnn::InferenceCnn(const std::vector<Layers>& stages) {
-  torch::NoGradGuard no_grad;
-  for (const Layers& layers : stages) {
-    std::vector<Layer> folded;
-    for (const auto& [conv, norm] : layers) {
-      if (conv->options.bias() || !norm->options.affine() || !norm->options.track_running_stats())
-        throw std::invalid_argument(
-            "inference kernels: need conv without bias and affine BatchNorm with running "
-            "statistics");
-      // In double, so that folding adds no rounding of its own beyond the final float.
-      const torch::Tensor scale =
-          norm->weight.to(torch::kDouble) /
-          (norm->running_var.to(torch::kDouble) + norm->options.eps()).sqrt();
-      Layer layer;
-      layer.weight = (conv->weight.to(torch::kDouble) * scale.view({-1, 1, 1, 1}))
-                         .to(torch::kFloat)
-                         .contiguous();
-      layer.bias = (norm->bias.to(torch::kDouble) - norm->running_mean.to(torch::kDouble) * scale)
-                       .to(torch::kFloat)
-                       .contiguous();
-      folded.push_back(std::move(layer));
-    }
-    stages_.push_back(std::move(folded));
-  }
-}
-
-torch::Tensor InferenceCnn::forward(const torch::Tensor& images) {
-  torch::NoGradGuard no_grad;
-  torch::Tensor x = images.contiguous();
-  for (std::vector<Layer>& stage : stages_) {
-    for (Layer& layer : stage)
-      x = conv3x3_bias_relu_inference(x, layer.weight, layer.bias, layer.prepared);
-    x = max_pool2x2_forward(x, at::Tensor()).output;
-  }
-  return blocked_to_nchw(x);
-}
-
 #else  // built without oneDNN
 
 bool fused_kernels_built() {
@@ -164,13 +127,6 @@ torch::Tensor fused_max_pool_dropout(const torch::Tensor&, double) {
 torch::Tensor fused_to_nchw(const torch::Tensor&) {
   not_built();
 }
-InferenceCnn::InferenceCnn(const std::vector<Layers>&) {
-  not_built();
-}
-torch::Tensor InferenceCnn::forward(const torch::Tensor&) {
-  not_built();
-}
-
 #endif
 
 }  // namespace fer::kernels

@@ -32,25 +32,6 @@ torch::Tensor fused_max_pool_dropout(const torch::Tensor& x, double dropout);
 // Blocked [N, C/8, H, W, 8] -> [N, C, H, W] (contiguous copy, differentiable).
 torch::Tensor fused_to_nchw(const torch::Tensor& blocked);
 
-// The CNN stages for inference (evaluation mode, no autograd) on the same kernels:
-// each conv with its BatchNorm's running statistics folded into its weights and a bias
-//   w' = w * gamma / sqrt(var + eps),  b = beta - mean * gamma / sqrt(var + eps)
-// and ReLU as the convolution's post-op (one pass per layer instead of three), max-pool
-// on blocked activations, weights reordered once. The layers' values are copied when it
-// is built: it serves a model that no longer changes (a loaded checkpoint).
-class InferenceCnn {
- public:
-  using Layers = std::vector<std::pair<torch::nn::Conv2dImpl*, torch::nn::BatchNorm2dImpl*>>;
-  explicit InferenceCnn(const std::vector<Layers>& stages);  // each stage ends with a 2x2 pool
-  // images [N, 1, H, W] float -> features [N, C, H / 2^stages, W / 2^stages] (NCHW).
-  torch::Tensor forward(const torch::Tensor& images);
-
- private:
-  struct Layer {
-    torch::Tensor weight, bias;
-    PreparedWeights prepared;
-  };
-  std::vector<std::vector<Layer>> stages_;
-};
+// Inference: kernels/inference_cnn.hpp.
 
 }  // namespace fer::kernels

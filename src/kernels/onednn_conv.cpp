@@ -1,6 +1,7 @@
 #include "kernels/onednn_conv.hpp"
 
 #include "kernels/blocked_ops.hpp"
+#include "kernels/onednn_engine.hpp"
 
 #include <dnnl.hpp>
 
@@ -13,15 +14,16 @@
 #include <vector>
 
 namespace fer::kernels {
+
+dnnl::engine& onednn_cpu_engine() {
+  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
 namespace {
 
 using Tag = dnnl::memory::format_tag;
 using DataType = dnnl::memory::data_type;
-
-dnnl::engine& cpu_engine() {
-  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
-  return engine;
-}
 
 struct ConvShape {
   std::int64_t batch, in_channels, out_channels, height, width;
@@ -54,7 +56,7 @@ dnnl::convolution_forward::primitive_desc make_forward_desc(const dnnl::memory::
                                                             const dnnl::memory::desc& weights,
                                                             const dnnl::memory::desc& destination) {
 #if DNNL_VERSION_MAJOR >= 3
-  return {cpu_engine(),
+  return {onednn_cpu_engine(),
           dnnl::prop_kind::forward_training,
           dnnl::algorithm::convolution_direct,
           source,
@@ -67,7 +69,7 @@ dnnl::convolution_forward::primitive_desc make_forward_desc(const dnnl::memory::
   return {dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training,
                                           dnnl::algorithm::convolution_direct, source, weights,
                                           destination, kStrides, kPadding, kPadding),
-          cpu_engine()};
+          onednn_cpu_engine()};
 #endif
 }
 
@@ -78,15 +80,19 @@ typename Backward::primitive_desc make_backward_desc(
     const dnnl::memory::desc& destination,
     const dnnl::convolution_forward::primitive_desc& forward) {
 #if DNNL_VERSION_MAJOR >= 3
-  return {cpu_engine(), dnnl::algorithm::convolution_direct,
-          source,       weights,
-          destination,  kStrides,
-          kPadding,     kPadding,
+  return {onednn_cpu_engine(),
+          dnnl::algorithm::convolution_direct,
+          source,
+          weights,
+          destination,
+          kStrides,
+          kPadding,
+          kPadding,
           forward};
 #else
   return {typename Backward::desc(dnnl::algorithm::convolution_direct, source, weights, destination,
                                   kStrides, kPadding, kPadding),
-          cpu_engine(), forward};
+          onednn_cpu_engine(), forward};
 #endif
 }
 
@@ -152,115 +158,19 @@ ConvShape shape_of(const at::Tensor& input, const at::Tensor& weight) {
 dnnl::memory weights_as(const dnnl::memory::desc& wanted, const ConvPrimitives& p,
                         const at::Tensor& weight, dnnl::stream& stream, at::Tensor& storage) {
   auto contiguous = weight.contiguous();
-  dnnl::memory user(p.user_weights, cpu_engine(), contiguous.data_ptr());
+  dnnl::memory user(p.user_weights, onednn_cpu_engine(), contiguous.data_ptr());
   if (wanted == p.user_weights) {
     storage = contiguous;
     return user;
   }
   storage =
       at::empty({static_cast<std::int64_t>(wanted.get_size() / sizeof(float))}, weight.options());
-  dnnl::memory converted(wanted, cpu_engine(), storage.data_ptr());
+  dnnl::memory converted(wanted, onednn_cpu_engine(), storage.data_ptr());
   dnnl::reorder(user, converted).execute(stream, user, converted);
   return converted;
 }
 
-// --- inference ---------------------------------------------------------------------
-
-struct InferencePrimitive {
-  dnnl::memory::desc source, destination, user_weights, bias;
-  dnnl::convolution_forward::primitive_desc desc;
-  dnnl::convolution_forward forward;
-};
-
-InferencePrimitive make_inference(const ConvShape& s) {
-  const dnnl::memory::dims source_dims{s.batch, s.in_channels, s.height, s.width};
-  const dnnl::memory::dims destination_dims{s.batch, s.out_channels, s.height, s.width};
-  const dnnl::memory::dims weight_dims{s.out_channels, s.in_channels, 3, 3};
-  InferencePrimitive p;
-  p.source = dnnl::memory::desc(source_dims, DataType::f32,
-                                s.in_channels % kChannelBlock == 0 ? Tag::nChw8c : Tag::nchw);
-  p.destination = dnnl::memory::desc(destination_dims, DataType::f32, Tag::nChw8c);
-  p.user_weights = dnnl::memory::desc(weight_dims, DataType::f32, Tag::oihw);
-  p.bias = dnnl::memory::desc({s.out_channels}, DataType::f32, Tag::x);
-  const dnnl::memory::desc any_weights(weight_dims, DataType::f32, Tag::any);
-  dnnl::post_ops relu;
-  dnnl::primitive_attr attributes;
-#if DNNL_VERSION_MAJOR >= 3
-  relu.append_eltwise(dnnl::algorithm::eltwise_relu, 0.f, 0.f);
-  attributes.set_post_ops(relu);
-  p.desc = dnnl::convolution_forward::primitive_desc(
-      cpu_engine(), dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
-      p.source, any_weights, p.bias, p.destination, kStrides, kPadding, kPadding, attributes);
-#else
-  relu.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
-  attributes.set_post_ops(relu);
-  p.desc = dnnl::convolution_forward::primitive_desc(
-      dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
-                                      dnnl::algorithm::convolution_direct, p.source, any_weights,
-                                      p.bias, p.destination, kStrides, kPadding, kPadding),
-      attributes, cpu_engine());
-#endif
-  p.forward = dnnl::convolution_forward(p.desc);
-  return p;
-}
-
-const InferencePrimitive& inference_for(const ConvShape& shape) {
-  static std::mutex mutex;
-  static std::map<ConvShape, std::unique_ptr<InferencePrimitive>> cache;
-  std::lock_guard<std::mutex> lock(mutex);
-  auto& slot = cache[shape];
-  if (!slot) slot = std::make_unique<InferencePrimitive>(make_inference(shape));
-  return *slot;
-}
-
 }  // namespace
-
-struct PreparedWeights::Slot {
-  std::mutex mutex;
-  // Reordered weights by the layout the primitive wants (the same for most shapes).
-  std::vector<std::pair<dnnl::memory::desc, at::Tensor>> layouts;
-};
-
-at::Tensor conv3x3_bias_relu_inference(const at::Tensor& input, const at::Tensor& weight,
-                                       const at::Tensor& bias, PreparedWeights& prepared) {
-  const ConvShape shape = shape_of(input, weight);
-  if (bias.numel() != shape.out_channels || !bias.is_contiguous() ||
-      bias.scalar_type() != at::kFloat)
-    throw std::invalid_argument("oneDNN inference convolution: bias must be [O] contiguous float");
-  const InferencePrimitive& p = inference_for(shape);
-  dnnl::stream stream(cpu_engine());
-  if (!prepared.slot) prepared.slot = std::make_shared<PreparedWeights::Slot>();
-  const dnnl::memory::desc wanted = p.desc.weights_desc();
-  at::Tensor weight_storage;
-  {
-    std::lock_guard<std::mutex> lock(prepared.slot->mutex);
-    for (const auto& [layout, storage] : prepared.slot->layouts)
-      if (layout == wanted) weight_storage = storage;
-    if (!weight_storage.defined()) {
-      const at::Tensor contiguous = weight.contiguous();
-      dnnl::memory user(p.user_weights, cpu_engine(), contiguous.data_ptr());
-      weight_storage = at::empty({static_cast<std::int64_t>(wanted.get_size() / sizeof(float))},
-                                 weight.options());
-      dnnl::memory converted(wanted, cpu_engine(), weight_storage.data_ptr());
-      dnnl::reorder(user, converted).execute(stream, user, converted);
-      stream.wait();
-      prepared.slot->layouts.emplace_back(wanted, weight_storage);
-    }
-  }
-  at::Tensor output = at::empty(
-      {shape.batch, shape.out_channels / kChannelBlock, shape.height, shape.width, kChannelBlock},
-      input.options());
-  dnnl::memory source(p.source, cpu_engine(), input.data_ptr());
-  dnnl::memory weights(wanted, cpu_engine(), weight_storage.data_ptr());
-  dnnl::memory bias_memory(p.bias, cpu_engine(), bias.data_ptr());
-  dnnl::memory destination(p.destination, cpu_engine(), output.data_ptr());
-  p.forward.execute(stream, {{DNNL_ARG_SRC, source},
-                             {DNNL_ARG_WEIGHTS, weights},
-                             {DNNL_ARG_BIAS, bias_memory},
-                             {DNNL_ARG_DST, destination}});
-  stream.wait();
-  return output;
-}
 
 std::int64_t activation_channels(const at::Tensor& activation) {
   return activation.dim() == 5 ? activation.size(1) * activation.size(4) : activation.size(1);
@@ -269,15 +179,15 @@ std::int64_t activation_channels(const at::Tensor& activation) {
 at::Tensor conv3x3_forward(const at::Tensor& input, const at::Tensor& weight) {
   const ConvShape shape = shape_of(input, weight);
   const ConvPrimitives& p = primitives_for(shape);
-  dnnl::stream stream(cpu_engine());
+  dnnl::stream stream(onednn_cpu_engine());
   at::Tensor weight_storage;
   dnnl::memory weights =
       weights_as(p.forward_desc.weights_desc(), p, weight, stream, weight_storage);
   at::Tensor output = at::empty(
       {shape.batch, shape.out_channels / kChannelBlock, shape.height, shape.width, kChannelBlock},
       input.options());
-  dnnl::memory source(p.source, cpu_engine(), input.data_ptr());
-  dnnl::memory destination(p.destination, cpu_engine(), output.data_ptr());
+  dnnl::memory source(p.source, onednn_cpu_engine(), input.data_ptr());
+  dnnl::memory destination(p.destination, onednn_cpu_engine(), output.data_ptr());
   p.forward.execute(
       stream, {{DNNL_ARG_SRC, source}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, destination}});
   stream.wait();
@@ -289,9 +199,9 @@ Conv3x3Gradients conv3x3_backward(const at::Tensor& input, const at::Tensor& wei
   const ConvShape shape = shape_of(input, weight);
   check_activation(grad_output, "output gradient");
   const ConvPrimitives& p = primitives_for(shape);
-  dnnl::stream stream(cpu_engine());
+  dnnl::stream stream(onednn_cpu_engine());
   Conv3x3Gradients gradients;
-  dnnl::memory diff_destination(p.destination, cpu_engine(), grad_output.data_ptr());
+  dnnl::memory diff_destination(p.destination, onednn_cpu_engine(), grad_output.data_ptr());
   if (input_gradient) {
     if (!p.backward_data)
       throw std::invalid_argument(
@@ -300,7 +210,7 @@ Conv3x3Gradients conv3x3_backward(const at::Tensor& input, const at::Tensor& wei
     dnnl::memory weights =
         weights_as(p.backward_data_desc.weights_desc(), p, weight, stream, weight_storage);
     gradients.input = at::empty_like(input);
-    dnnl::memory diff_source(p.source, cpu_engine(), gradients.input.data_ptr());
+    dnnl::memory diff_source(p.source, onednn_cpu_engine(), gradients.input.data_ptr());
     p.backward_data.execute(stream, {{DNNL_ARG_DIFF_DST, diff_destination},
                                      {DNNL_ARG_WEIGHTS, weights},
                                      {DNNL_ARG_DIFF_SRC, diff_source}});
@@ -310,16 +220,16 @@ Conv3x3Gradients conv3x3_backward(const at::Tensor& input, const at::Tensor& wei
     stream.wait();
     return gradients;
   }
-  dnnl::memory source(p.source, cpu_engine(), input.data_ptr());
+  dnnl::memory source(p.source, onednn_cpu_engine(), input.data_ptr());
   gradients.weight = at::empty(weight.sizes(), weight.options());
-  dnnl::memory user_diff_weights(p.user_weights, cpu_engine(), gradients.weight.data_ptr());
+  dnnl::memory user_diff_weights(p.user_weights, onednn_cpu_engine(), gradients.weight.data_ptr());
   const auto wanted = p.backward_weights_desc.diff_weights_desc();
   at::Tensor blocked_storage;
   dnnl::memory diff_weights = user_diff_weights;
   if (wanted != p.user_weights) {
     blocked_storage =
         at::empty({static_cast<std::int64_t>(wanted.get_size() / sizeof(float))}, weight.options());
-    diff_weights = dnnl::memory(wanted, cpu_engine(), blocked_storage.data_ptr());
+    diff_weights = dnnl::memory(wanted, onednn_cpu_engine(), blocked_storage.data_ptr());
   }
   p.backward_weights.execute(stream, {{DNNL_ARG_SRC, source},
                                       {DNNL_ARG_DIFF_DST, diff_destination},

@@ -15,8 +15,6 @@
 
 #include <ATen/ATen.h>
 
-#include <memory>
-
 namespace fer::kernels {
 
 constexpr std::int64_t kChannelBlock = 8;  // oneDNN's AVX2 blocking: 8 floats = 1 ymm
@@ -34,16 +32,5 @@ struct Conv3x3Gradients {
 };
 Conv3x3Gradients conv3x3_backward(const at::Tensor& input, const at::Tensor& weight,
                                   const at::Tensor& grad_output, bool input_gradient);
-
-// Inference: relu(conv(input, weight) + bias) as one oneDNN primitive (forward_inference,
-// bias and ReLU as a post-op; no intermediate pass over the activation). `weight` is
-// the BatchNorm-folded [O, I, 3, 3]. The weights are reordered into the layout the
-// primitive wants once per shape and kept in `prepared` (give every layer its own).
-struct PreparedWeights {
-  struct Slot;
-  std::shared_ptr<Slot> slot;
-};
-at::Tensor conv3x3_bias_relu_inference(const at::Tensor& input, const at::Tensor& weight,
-                                       const at::Tensor& bias, PreparedWeights& prepared);
 
 }  // namespace fer::kernels

@@ -2,6 +2,7 @@
 
 #include "data/emotions.hpp"  // kNumEmotions (constants only: nothing to link)
 #include "kernels/fused_cnn.hpp"
+#include "kernels/inference_cnn.hpp"
 
 namespace fer {
 namespace nn = torch::nn;
@@ -101,7 +102,7 @@ torch::Tensor FerNetImpl::fused_cnn_forward(const torch::Tensor& images) {
   return fer::kernels::fused_to_nchw(x);
 }
 
-bool FerNetImpl::use_inference_kernels() {
+bool FerNetImpl::use_inference_kernels(InferencePrecision precision) {
   if (!fused_shape_ok_) return false;
   std::vector<fer::kernels::InferenceCnn::Layers> stages;
   for (Stage& stage : stages_) {
@@ -109,7 +110,7 @@ bool FerNetImpl::use_inference_kernels() {
     for (ConvLayer& layer : stage.layers) layers.emplace_back(layer.conv.get(), layer.norm.get());
     stages.push_back(std::move(layers));
   }
-  inference_ = std::make_shared<fer::kernels::InferenceCnn>(stages);
+  inference_ = std::make_shared<fer::kernels::InferenceCnn>(stages, precision);
   return true;
 }
 

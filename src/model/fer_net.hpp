@@ -32,11 +32,13 @@ class FerNetImpl : public torch::nn::Module {
   bool fused_cpu_kernels_apply(const torch::Tensor& images) const;
 
   // Inference on CPU: each BatchNorm folded into its convolution, the CNN stages on the
-  // inference kernels (kernels/fused_cnn.hpp InferenceCnn; logits equal LibTorch's
-  // layers' within 1e-5, tested). For a model that no longer changes, such as a loaded
-  // checkpoint: the values are copied now, and only evaluation mode uses them. False
-  // (nothing changes) when this build or this model's shape cannot.
-  bool use_inference_kernels();
+  // inference kernels (kernels/inference_cnn.hpp; in f32 the logits equal LibTorch's
+  // layers' within 1e-5, tested; bf16 is about twice as fast where the CPU has
+  // AVX512-BF16). For a model that no longer changes, such as a loaded checkpoint: the
+  // values are copied now, and only evaluation mode uses them. False (nothing changes)
+  // when this build or this model's shape cannot; throws std::invalid_argument for
+  // bf16 on a CPU without it.
+  bool use_inference_kernels(InferencePrecision precision = InferencePrecision::kF32);
   void drop_inference_kernels() { inference_.reset(); }
 
   // Sequence length and per-step feature size the RNN sees for this input size.

@@ -11,6 +11,7 @@
 #   - resident memory before and after `requests` more single-face requests (flat = no
 #     leak), and the server's own histograms (faces per forward pass).
 #   bash tests/bench/bench_serve.sh [seconds per point, default 10] [requests, default 100000]
+#   FER_SERVE_ARGS="--precision bf16" bash tests/bench/bench_serve.sh   (extra fer-serve flags)
 # Targets (fer-serve issue): >= 500 requests/s of single 48x48 faces with p99 < 20 ms
 # under 32 connections on 2 cores.
 source "$(dirname "$0")/lib.sh" serve
@@ -84,7 +85,8 @@ sed -n '/^done = /,$p' post.lua >>paced.lua
 
 serve_pid=
 start() {  # fer-serve arguments
-  "$bin/fer-serve" --checkpoints-dir runs -k bench --port 0 -q "$@" >serve.out 2>serve.err &
+  # shellcheck disable=SC2086  # FER_SERVE_ARGS is a list of words
+  "$bin/fer-serve" --checkpoints-dir runs -k bench --port 0 -q ${FER_SERVE_ARGS:-} "$@" >serve.out 2>serve.err &
   serve_pid=$!
   for _ in $(seq 300); do
     url=$(sed -n 's|^fer-serve: serving .* on \(http://[^ ]*/\) .*|\1|p' serve.out)

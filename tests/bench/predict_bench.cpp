@@ -12,6 +12,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <sstream>
 
+#include "common/command_line.hpp"
 #include "common/tool_main.hpp"
 #include "predict/cpu_threads.hpp"
 #include "predict/predict_run.hpp"
@@ -101,6 +102,8 @@ int main(int argc, char** argv) {
   app.add_option("--batch", batch);
   app.add_option("--passes", passes);
   bool aten = false;
+  fer::InferencePrecision precision = fer::InferencePrecision::kF32;
+  fer::cli::add_choice(app, "--precision", precision, "f32 | bf16 (the inference kernels)");
   app.add_flag("--aten", aten,
                "LibTorch's layers instead of the inference kernels (the reference)");
   CLI11_PARSE(app, argc, argv);
@@ -109,12 +112,15 @@ int main(int argc, char** argv) {
     fer::ClassifierOptions classifier_options;
     classifier_options.threads = threads;
     classifier_options.inference_kernels = !aten;
+    classifier_options.precision = precision;
     fer::configure_cpu_threads(threads > 0 ? threads : cv::getNumberOfCPUs(), blas_threads);
     const fer::EmotionClassifier model(checkpoint, classifier_options);
     std::printf("model %s, %s, %d thread(s)\n", model.describe().c_str(), model.device().c_str(),
                 threads > 0 ? threads : cv::getNumThreads());
     std::printf("OpenBLAS threads: %d; CNN on %s\n", blas_threads,
-                aten ? "LibTorch's layers (--aten)" : "the inference kernels");
+                aten                                          ? "LibTorch's layers (--aten)"
+                : precision == fer::InferencePrecision::kBf16 ? "the inference kernels, bf16"
+                                                              : "the inference kernels, f32");
 
     forward_only(model, 1, repeat);
     forward_only(model, batch, std::max(3, repeat / 20));

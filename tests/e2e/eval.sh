@@ -113,6 +113,29 @@ grep -q "^comparison (val split)" compare.txt || fail "no comparison table"
 "$eval_bin" -k runs/tiny/epoch-0001.pt -k runs/tiny/epoch-0003.pt --format csv -q >compare.csv
 [ "$(grep -c ',accuracy,' compare.csv)" = 2 ] || fail "CSV of two checkpoints"
 
+# --precision: the JSON says which arithmetic scored; bf16 (where this CPU has
+# AVX512-BF16) lands within a point of f32 on the same images; a CPU without it (here
+# ONEDNN_MAX_CPU_ISA=AVX2 stands in for one) is refused with exit 2 and the reason.
+"$eval_bin" --checkpoint runs/tiny --format json -q >f32.json
+[ "$(json_get f32.json "m['precision']")" = f32 ] || fail "fer-eval JSON lacks precision f32"
+if "$eval_bin" --checkpoint runs/tiny --precision bf16 --format json -q >bf16.json 2>bf16.err; then
+  [ "$(json_get bf16.json "m['precision']")" = bf16 ] || fail "fer-eval --precision bf16: JSON says otherwise"
+  "$sk_python" - f32.json bf16.json <<'PY' || fail "bf16 accuracy is not within a point of f32"
+import json, sys
+a, b = (json.load(open(f))["accuracy"] for f in sys.argv[1:])
+print(f"accuracy f32 {a:.4f}, bf16 {b:.4f}")
+sys.exit(0 if abs(a - b) <= 0.01 else 1)
+PY
+else
+  grep -q "no native bf16 convolutions" bf16.err || { cat bf16.err; fail "--precision bf16 failed without saying why"; }
+  echo "this CPU has no AVX512-BF16: bf16 accuracy not compared"
+fi
+expect_exit 2 env ONEDNN_MAX_CPU_ISA=AVX2 "$eval_bin" --checkpoint runs/tiny --precision bf16 -q
+assert_output_contains "--precision bf16: this CPU has no native bf16 convolutions (oneDNN runs avx2 code here"
+assert_output_contains "use --precision f32"
+expect_exit 2 "$eval_bin" --checkpoint runs/tiny --precision fp8
+assert_output_contains "fp8"
+
 # Errors.
 expect_exit 2 "$eval_bin" --checkpoint nothing-here --checkpoints-dir runs
 assert_output_contains "checkpoint 'nothing-here' not found"

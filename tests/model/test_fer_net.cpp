@@ -8,6 +8,7 @@
 
 #include "common/error.hpp"
 #include "data/emotions.hpp"
+#include "kernels/inference_cnn.hpp"
 #include "model/checkpoint_archive.hpp"
 #include "model/fer_net.hpp"
 #include "pipeline/normalize.hpp"
@@ -158,6 +159,57 @@ TEST(FerNet, InferenceKernelsEqualLibTorchLayers) {
     // Training mode never uses them (the folded copy would be stale).
     model->train();
     EXPECT_FALSE(model->fused_cpu_kernels_apply(torch::randn({2, 1, 48, 48})));
+  }
+}
+
+// bf16 inference: the same folded network on bfloat16 inputs and weights (float
+// accumulation). Not equal to f32 (a bf16 path that silently ran f32 fails here), but
+// close: within a few percent of the logits' scale, and the same top class for almost
+// every face.
+TEST(FerNet, Bf16InferenceKernelsStayCloseToF32) {
+  if (const std::string reason = kernels::bf16_unavailable_reason(); !reason.empty())
+    GTEST_SKIP() << reason;
+  torch::manual_seed(3);
+  ModelConfig config;
+  config.channels = {32, 64, 128};
+  config.convs_per_stage = 2;
+  FerNet model(config, 48);
+  if (!model->fused_cpu_kernels_possible()) GTEST_SKIP() << "built without oneDNN";
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& buffer : model->named_buffers()) {
+      if (buffer.key().find("running_mean") != std::string::npos) buffer.value().normal_(0, 0.3);
+      if (buffer.key().find("running_var") != std::string::npos) buffer.value().uniform_(0.2, 3.0);
+    }
+  }
+  model->eval();
+  // Faces, normalised as in training: the input range the network really sees.
+  constexpr int kFaces = 64;
+  std::vector<float> pixels(kFaces * kImagePixels);
+  std::uint8_t face[kImagePixels];
+  for (int i = 0; i < kFaces; ++i) {
+    render_synthetic_face(static_cast<std::uint8_t>(i % kNumEmotions), 500 + i, face);
+    normalize_pixels(face, pixels.data() + i * kImagePixels, kImagePixels);
+  }
+  const torch::Tensor images = torch::from_blob(pixels.data(), {kFaces, 1, 48, 48}).clone();
+  torch::NoGradGuard no_grad;
+  ASSERT_TRUE(model->use_inference_kernels(InferencePrecision::kF32));
+  const torch::Tensor exact = model->forward(images);
+  ASSERT_TRUE(model->use_inference_kernels(InferencePrecision::kBf16));
+  for (std::int64_t batch : {1, 7, 64}) {
+    const torch::Tensor reference = exact.narrow(0, 0, batch);
+    const torch::Tensor fast = model->forward(images.narrow(0, 0, batch));
+    const double scale = (reference.max() - reference.min()).item<double>();
+    const double difference = (fast - reference).abs().max().item<double>();
+    const double agreement =
+        fast.argmax(1).eq(reference.argmax(1)).to(torch::kDouble).mean().item<double>();
+    std::printf(
+        "bf16, batch %ld: largest logit difference %.2e (%.2f%% of the logits' range "
+        "%.3f), top class agrees on %.1f%%\n",
+        static_cast<long>(batch), difference, 100 * difference / scale, scale, 100 * agreement);
+    EXPECT_GT(difference, 1e-6) << "bf16 gave the f32 logits exactly: it did not run in bf16";
+    EXPECT_LT(difference, 0.03 * scale) << "batch " << batch;
+    if (batch == kFaces) EXPECT_GE(agreement, 0.9);
   }
 }
 

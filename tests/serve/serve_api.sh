@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # fer-serve's REST contract with a real (tiny) model on real files over real TCP:
 #   1. usage: --help, a bad option, off loopback without a token or with a short one
-#      (exit 2), a missing checkpoint (exit 2);
+#      (exit 2), a missing checkpoint (exit 2), --precision bf16 where the CPU lacks it;
 #   2. POST /v1/predict, raw and multipart: the JSON schema, the same faces, boxes and
 #      probabilities as fer-predict --json gives for the same file (within 1e-9);
 #      ?detect=0 on a 48x48 face; a photo without a face;
@@ -42,6 +42,9 @@ expect_exit 2 env FER_SERVE_TOKEN=short "${serve[@]}" --listen 0.0.0.0 -k s
 assert_output_contains "at least 16 are needed"
 expect_exit 2 "${serve[@]}" -k no-such-run
 assert_output_contains "no-such-run"
+# --precision bf16 on a CPU without AVX512-BF16 (ONEDNN_MAX_CPU_ISA=AVX2 stands in for one).
+expect_exit 2 env ONEDNN_MAX_CPU_ISA=AVX2 "${serve[@]}" -k s --precision bf16
+assert_output_contains "--precision bf16: this CPU has no native bf16 convolutions"
 
 # One network thread in both, so that the sums are done in the same order.
 "$FER_BIN/fer-predict" --checkpoints-dir runs -k s --threads 1 --json --top-k 7 photo.png > predict.jsonl 2>/dev/null
