@@ -209,7 +209,9 @@ TEST(FerNet, Bf16InferenceKernelsStayCloseToF32) {
         static_cast<long>(batch), difference, 100 * difference / scale, scale, 100 * agreement);
     EXPECT_GT(difference, 1e-6) << "bf16 gave the f32 logits exactly: it did not run in bf16";
     EXPECT_LT(difference, 0.03 * scale) << "batch " << batch;
-    if (batch == kFaces) EXPECT_GE(agreement, 0.9);
+    if (batch == kFaces) {
+      EXPECT_GE(agreement, 0.9);
+    }
   }
 }
 
