@@ -40,6 +40,15 @@ run() {  # label, then fer-bench-predict arguments
 for threads in 2 1; do
   run "configs/bench.yaml, $threads thread(s):" -k runs/bench/best.pt --threads "$threads" --photo photo.jpg
 done
+# --precision bf16 where this CPU has AVX512-BF16 (fer-bench-predict refuses it elsewhere).
+for threads in 2 1; do
+  "$bin/fer-bench-predict" -k runs/bench/best.pt --precision bf16 --repeat 1 >/dev/null 2>&1 || {
+    echo "configs/bench.yaml, --precision bf16: not on this CPU (no AVX512-BF16)"
+    break
+  }
+  run "configs/bench.yaml, $threads thread(s), --precision bf16:" -k runs/bench/best.pt \
+    --threads "$threads" --precision bf16
+done
 # Why fer-predict runs OpenBLAS single-threaded (src/predict/cpu_threads.hpp):
 run "configs/bench.yaml, 2 threads, OpenBLAS on 2 threads (its default):" -k runs/bench/best.pt \
   --threads 2 --blas-threads 2 --photo photo.jpg
