@@ -77,9 +77,7 @@ int main(int argc, char** argv) {
   app.add_option("--batch", batch, "Images per forward pass")->check(fer::cli::above(0));
   app.add_option("--threads", threads, "Intra-op threads per rank (0: cores / ranks on this node)");
   fer::cli::add_choice(app, "--device", device, "auto | cpu | cuda");
-  fer::cli::add_choice(app, "--precision", precision,
-                       "Inference arithmetic on CPU: f32 (default; equals LibTorch within 1e-5) | "
-                       "bf16 (about 2x faster; needs AVX512-BF16, e.g. Zen 4)");
+  fer::cli::add_choice(app, "--precision", precision, fer::kInferencePrecisionHelp);
   app.add_flag("-q,--quiet", quiet, "No progress output");
   if (const auto code = fer::cli::parse(app, argc, argv, "fer-eval")) return *code;
 

@@ -59,9 +59,7 @@ int main(int argc, char** argv) {
                  "best | latest (newest run's) | run directory or name (its best.pt) | .pt file");
   app.add_option("--checkpoints-dir", checkpoints_dir, "Where runs live (for best, latest, names)");
   fer::cli::add_choice(app, "--device", device, "auto | cpu | cuda");
-  fer::cli::add_choice(app, "--precision", precision,
-                       "Inference arithmetic on CPU: f32 (default; equals LibTorch within 1e-5) | "
-                       "bf16 (about 2x faster; needs AVX512-BF16, e.g. Zen 4)");
+  fer::cli::add_choice(app, "--precision", precision, fer::kInferencePrecisionHelp);
   app.add_option("--threads", threads,
                  "Threads for the network (LibTorch) and the detector (OpenCV); 0: all cores")
       ->check(fer::cli::at_least(0));

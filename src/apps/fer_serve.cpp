@@ -49,9 +49,7 @@ void declare_options(CLI::App& app, ServeFlags& f) {
                  "File with the token clients send (mode 600; at least 16 characters; default: "
                  "FER_SERVE_TOKEN); required off loopback");
   fer::cli::add_choice(app, "--device", f.device, "auto | cpu | cuda");
-  fer::cli::add_choice(app, "--precision", f.precision,
-                       "Inference arithmetic on CPU: f32 (default; equals LibTorch within 1e-5) | "
-                       "bf16 (about 2x faster; needs AVX512-BF16, e.g. Zen 4)");
+  fer::cli::add_choice(app, "--precision", f.precision, fer::kInferencePrecisionHelp);
   app.add_option("--threads", f.threads, "Threads for the network (LibTorch); 0: all cores")
       ->check(fer::cli::at_least(0));
   app.add_option("--io-threads", f.io_threads,
