@@ -1,5 +1,7 @@
 #include "serve/model_follower.hpp"
 
+#include <opencv2/core.hpp>
+
 #include "common/error.hpp"
 #include "common/sha256.hpp"
 #include "predict/face_classifier.hpp"
@@ -14,13 +16,30 @@ namespace {
 class CheckpointClassifier : public FaceClassifier {
  public:
   CheckpointClassifier(const fs::path& checkpoint, const ClassifierOptions& options, int batch)
-      : model_(checkpoint, options), faces_(model_, batch) {}
+      : model_(checkpoint, options), faces_(model_, batch) {
+    warm_up(batch);
+  }
   void classify(const std::vector<cv::Mat>& faces, std::vector<Probabilities>& out) override {
     faces_.classify(faces, out);
   }
   const EmotionClassifier& model() const { return model_; }
 
  private:
+  // One forward pass of every size the micro-batcher can form (1..batch faces), before
+  // the model serves: the inference kernels build oneDNN primitives and grow their
+  // buffers per batch size (milliseconds each), which would otherwise land on the first
+  // request of each size and add memory over the first hours of traffic (+9.8 MiB over
+  // 94,197 requests at 32 connections, as rare large batches turned up).
+  void warm_up(int batch) {
+    std::vector<cv::Mat> faces;
+    std::vector<Probabilities> out;
+    for (int count = 1; count <= batch; ++count) {
+      faces.assign(static_cast<std::size_t>(count),
+                   cv::Mat(model_.input_side(), model_.input_side(), CV_8UC1, cv::Scalar(128)));
+      faces_.classify(faces, out);
+    }
+  }
+
   EmotionClassifier model_;
   ModelFaceClassifier faces_;
 };
