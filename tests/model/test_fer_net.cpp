@@ -112,6 +112,15 @@ TEST(FerNet, TooManyStagesForTheInputIsAClearError) {
   EXPECT_THROW(FerNet(config, 48), std::invalid_argument);
 }
 
+// BatchNorm running statistics far from their initial 0 and 1, so that folding them
+// into the convolutions is exercised.
+void spread_running_statistics(FerNetImpl& model) {
+  for (auto& buffer : model.named_buffers()) {
+    if (buffer.key().find("running_mean") != std::string::npos) buffer.value().normal_(0, 0.3);
+    if (buffer.key().find("running_var") != std::string::npos) buffer.value().uniform_(0.2, 3.0);
+  }
+}
+
 // The inference kernels (BatchNorm folded into the convolutions, ReLU fused, blocked
 // activations) compute LibTorch's layers' function: logits within 1e-5, for the bench
 // preset's shape and a small one, batch sizes 1 to 64, BatchNorm statistics and affine
@@ -127,11 +136,7 @@ TEST(FerNet, InferenceKernelsEqualLibTorchLayers) {
     if (!model->fused_cpu_kernels_possible()) GTEST_SKIP() << "built without oneDNN";
     {
       torch::NoGradGuard no_grad;
-      for (auto& buffer : model->named_buffers()) {
-        if (buffer.key().find("running_mean") != std::string::npos) buffer.value().normal_(0, 0.3);
-        if (buffer.key().find("running_var") != std::string::npos)
-          buffer.value().uniform_(0.2, 3.0);
-      }
+      spread_running_statistics(*model);
       for (auto& parameter : model->named_parameters()) {
         const std::string& name = parameter.key();
         if (name.find("cnn") != std::string::npos && parameter.value().dim() == 1)
@@ -177,10 +182,7 @@ TEST(FerNet, Bf16InferenceKernelsStayCloseToF32) {
   if (!model->fused_cpu_kernels_possible()) GTEST_SKIP() << "built without oneDNN";
   {
     torch::NoGradGuard no_grad;
-    for (auto& buffer : model->named_buffers()) {
-      if (buffer.key().find("running_mean") != std::string::npos) buffer.value().normal_(0, 0.3);
-      if (buffer.key().find("running_var") != std::string::npos) buffer.value().uniform_(0.2, 3.0);
-    }
+    spread_running_statistics(*model);
   }
   model->eval();
   // Faces, normalised as in training: the input range the network really sees.
