@@ -51,7 +51,8 @@ EmotionClassifier::EmotionClassifier(const fs::path& checkpoint, const Classifie
   state_->model->to(state_->device);
   state_->model->eval();
   // CPU: the inference kernels (BatchNorm folded into the convolutions, ReLU fused,
-  // blocked activations); LibTorch's layers when this build or shape has none.
+  // activations in oneDNN's layout, f32 or bf16); LibTorch's layers when this build or
+  // shape has none (then only f32 is accepted).
   if (options.inference_kernels && state_->device.is_cpu()) {
     try {
       if (state_->model->use_inference_kernels(options.precision))
