@@ -110,8 +110,9 @@ interrupt_rank() {  # interrupt_rank SIGNAL RUN: starts a long 2-rank run, signa
 interrupt_rank STOP stalled
 grep -q "no word from rank 1" stalled.log || { cat stalled.log; fail "the stall message does not name rank 1"; }
 # Rank 0 waits in the gradient all-reduce, or, when the stop lands after rank 1's last
-# step of the epoch (a slow host), in the validation's reduction: either is named.
-grep -Eq "in '(gradient all-reduce|validation of epoch [0-9]+)[^']*' \(collective #[0-9]+\)" stalled.log ||
+# step of the epoch (a slow host), in the end-of-epoch BatchNorm averaging or the
+# validation's reduction: each is named.
+grep -Eq "in '(gradient all-reduce|averaging BatchNorm statistics|validation of epoch [0-9]+)[^']*' \(collective #[0-9]+\)" stalled.log ||
   { cat stalled.log; fail "the stall message does not say what rank 0 waited for"; }
 python3 -c "import sys; sys.exit(0 if 7 <= float(sys.argv[1]) <= 40 else 1)" "$ELAPSED" ||
   fail "stalled rank: ended after $ELAPSED s; the deadline is 8 s"
