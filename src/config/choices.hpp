@@ -29,6 +29,10 @@ enum class ScheduleKind { kCosine, kPlateau, kStep, kConstant };
 enum class DeviceChoice { kAuto, kCpu, kCuda };
 // train.cpu_kernels: the CNN's CPU training kernels.
 enum class CpuKernels { kFused, kAten };
+// train.cpu_precision: the arithmetic of the fused CPU training kernels' convolutions.
+// bf16: bfloat16 inputs, weights and gradients with float accumulation (about twice as
+// fast where the CPU has AVX512-BF16 or AMX); auto: bf16 where the CPU has it, else f32.
+enum class CpuTrainPrecision { kF32, kBf16, kAuto };
 // checkpoint.best_metric: BestMetric, in metrics/best_metric.hpp (the coordinator shares it).
 // checkpoint.on_store_failure
 enum class StoreFailurePolicy { kStop, kContinue };
@@ -75,6 +79,10 @@ struct ChoiceNames<DeviceChoice> {
 template <>
 struct ChoiceNames<CpuKernels> {
   static constexpr std::array<std::string_view, 2> names{"fused", "aten"};
+};
+template <>
+struct ChoiceNames<CpuTrainPrecision> {
+  static constexpr std::array<std::string_view, 3> names{"f32", "bf16", "auto"};
 };
 template <>
 struct ChoiceNames<StoreFailurePolicy> {

@@ -160,6 +160,10 @@ std::vector<Field> build_registry() {
       .add("cpu_kernels", &TrainLoopConfig::cpu_kernels,
            "CNN training kernels on CPU: fused (oneDNN, blocked layout) or aten (LibTorch's "
            "layers); same function, same checkpoints")
+      .add("cpu_precision", &TrainLoopConfig::cpu_precision,
+           "the fused kernels' convolutions: f32, bf16 (bfloat16 inputs, weights and "
+           "gradients, float accumulation; about 2x faster, needs AVX512-BF16 or AMX) or auto "
+           "(bf16 where the CPU has it)")
       .add("early_stopping_patience", &TrainLoopConfig::early_stopping_patience,
            "0: off; else stop after N epochs without val-accuracy gain", count_or_off)
       .add("time_budget_minutes", &TrainLoopConfig::time_budget_minutes,

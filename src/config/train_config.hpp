@@ -98,6 +98,8 @@ struct TrainLoopConfig {
   bool amp = true;  // bf16 autocast on CUDA (ignored on CPU)
   bool channels_last = true;                    // channels-last tensors on CUDA (ignored on CPU)
   CpuKernels cpu_kernels = CpuKernels::kFused;  // CPU training: fused (src/kernels) | aten
+  // fused kernels' convolutions: f32 | bf16 (native bf16 needed) | auto (bf16 where native)
+  CpuTrainPrecision cpu_precision = CpuTrainPrecision::kF32;
   int early_stopping_patience = 0;  // 0: off; else stop after N epochs without val-accuracy gain
   double time_budget_minutes = 0;   // 0: off; else epochs (and the schedule) fitted to it
   int log_every_steps = 50;         // progress lines when stdout is not a terminal

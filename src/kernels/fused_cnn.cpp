@@ -20,24 +20,30 @@ class ConvBatchNormRelu : public torch::autograd::Function<ConvBatchNormRelu> {
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x,
                                const torch::Tensor& weight, const torch::Tensor& gamma,
                                const torch::Tensor& beta, torch::Tensor running_mean,
-                               torch::Tensor running_var, double momentum, double eps) {
-    torch::Tensor conv_out = conv3x3_forward(x, weight);
+                               torch::Tensor running_var, double momentum, double eps,
+                               bool bf16_convolution) {
+    const ConvArithmetic arithmetic =
+        bf16_convolution ? ConvArithmetic::kBf16 : ConvArithmetic::kF32;
+    Conv3x3Forward conv = conv3x3_forward(x, weight, arithmetic);
     BatchNormReluResult normed =
-        batch_norm_relu_forward(conv_out, gamma, beta, running_mean, running_var, momentum, eps);
-    ctx->save_for_backward({x, weight, gamma, beta, conv_out, normed.mean, normed.invstd});
+        batch_norm_relu_forward(conv.output, gamma, beta, running_mean, running_var, momentum, eps);
+    ctx->save_for_backward(
+        {conv.saved_input, weight, gamma, beta, conv.output, normed.mean, normed.invstd});
     ctx->saved_data["input_gradient"] = x.requires_grad();
+    ctx->saved_data["bf16"] = bf16_convolution;
     return normed.output;
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     const auto saved = ctx->get_saved_variables();
-    const auto &x = saved[0], &weight = saved[1], &gamma = saved[2], &beta = saved[3],
+    const auto &saved_input = saved[0], &weight = saved[1], &gamma = saved[2], &beta = saved[3],
                &conv_out = saved[4], &mean = saved[5], &invstd = saved[6];
     BatchNormReluGradients norm_grads =
         batch_norm_relu_backward(grads[0].contiguous(), conv_out, gamma, beta, mean, invstd);
-    Conv3x3Gradients conv_grads =
-        conv3x3_backward(x, weight, norm_grads.input, ctx->saved_data["input_gradient"].toBool());
-    return {conv_grads.input, conv_grads.weight, norm_grads.gamma, norm_grads.beta,
+    Conv3x3Gradients conv_grads = conv3x3_backward(
+        saved_input, weight, norm_grads.input, ctx->saved_data["input_gradient"].toBool(),
+        ctx->saved_data["bf16"].toBool() ? ConvArithmetic::kBf16 : ConvArithmetic::kF32);
+    return {conv_grads.input, conv_grads.weight, norm_grads.gamma, norm_grads.beta, torch::Tensor(),
             torch::Tensor(),  torch::Tensor(),   torch::Tensor(),  torch::Tensor()};
   }
 };
@@ -72,7 +78,7 @@ bool fused_kernels_built() {
 }
 
 torch::Tensor fused_conv_bn_relu(const torch::Tensor& x, torch::nn::Conv2dImpl& conv,
-                                 torch::nn::BatchNorm2dImpl& norm) {
+                                 torch::nn::BatchNorm2dImpl& norm, bool bf16_convolution) {
   const auto& options = norm.options;
   if (!options.affine() || !options.track_running_stats() || conv.options.bias())
     throw std::invalid_argument(
@@ -86,7 +92,8 @@ torch::Tensor fused_conv_bn_relu(const torch::Tensor& x, torch::nn::Conv2dImpl& 
                               ? *options.momentum()
                               : 1.0 / static_cast<double>(norm.num_batches_tracked.item<long>());
   return ConvBatchNormRelu::apply(x.contiguous(), conv.weight, norm.weight, norm.bias,
-                                  norm.running_mean, norm.running_var, momentum, options.eps());
+                                  norm.running_mean, norm.running_var, momentum, options.eps(),
+                                  bf16_convolution);
 }
 
 torch::Tensor fused_max_pool_dropout(const torch::Tensor& x, double dropout) {
@@ -118,7 +125,7 @@ namespace {
 }  // namespace
 
 torch::Tensor fused_conv_bn_relu(const torch::Tensor&, torch::nn::Conv2dImpl&,
-                                 torch::nn::BatchNorm2dImpl&) {
+                                 torch::nn::BatchNorm2dImpl&, bool) {
   not_built();
 }
 torch::Tensor fused_max_pool_dropout(const torch::Tensor&, double) {

@@ -21,9 +21,11 @@ bool fused_kernels_built();
 
 // x: [N, 1, H, W] image batch or a blocked activation; returns the blocked
 // relu(batch_norm(conv(x))) with batch statistics, updating the running statistics and
-// num_batches_tracked as BatchNorm2d does in training.
+// num_batches_tracked as BatchNorm2d does in training. bf16_convolution: the
+// convolution (forward and both gradients) in ConvArithmetic::kBf16 (onednn_conv.hpp);
+// the caller has checked bf16_unavailable_reason().
 torch::Tensor fused_conv_bn_relu(const torch::Tensor& x, torch::nn::Conv2dImpl& conv,
-                                 torch::nn::BatchNorm2dImpl& norm);
+                                 torch::nn::BatchNorm2dImpl& norm, bool bf16_convolution = false);
 
 // Blocked 2x2/stride-2 max-pool, then Dropout2d(dropout) (a whole channel of an image
 // zeroed with probability `dropout`, the rest scaled by 1/(1-dropout)) when dropout > 0.

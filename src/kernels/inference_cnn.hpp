@@ -30,12 +30,9 @@
 #include <vector>
 
 #include "config/choices.hpp"
+#include "kernels/bf16_support.hpp"
 
 namespace fer::kernels {
-
-// Empty when this CPU runs bf16 convolutions natively (AVX512-BF16 or AMX, as oneDNN
-// sees it, so ONEDNN_MAX_CPU_ISA counts); otherwise why not, for a one-line error.
-std::string bf16_unavailable_reason();
 
 class InferenceCnn {
  public:

@@ -22,15 +22,34 @@ constexpr std::int64_t kChannelBlock = 8;  // oneDNN's AVX2 blocking: 8 floats =
 // Channels of an activation in either accepted layout.
 std::int64_t activation_channels(const at::Tensor& activation);
 
+// The arithmetic of a convolution. kBf16: inputs, weights and output gradients rounded
+// to bfloat16, products accumulated in float, results (output, gradients) in float; the
+// BatchNorm, ReLU and pooling around it stay float. A convolution of the single-channel
+// image stays f32 either way (it is 0.3% of the reference model's work). Callers check
+// bf16_unavailable_reason() (bf16_support.hpp) first: without native bf16, oneDNN runs
+// it on reference kernels, far slower than f32.
+enum class ConvArithmetic { kF32, kBf16 };
+
+struct Conv3x3Forward {
+  at::Tensor output;  // blocked [N, O/8, H, W, 8] float
+  // What conv3x3_backward needs of the input: the input itself (f32), or its bfloat16
+  // copy in the layout oneDNN chose (half the memory of the float input, and no second
+  // conversion in the backward pass).
+  at::Tensor saved_input;
+};
+
 // input: blocked, or [N, 1, H, W]; weight [O, I, 3, 3] with O a multiple of 8.
-// Returns the blocked output [N, O/8, H, W, 8].
-at::Tensor conv3x3_forward(const at::Tensor& input, const at::Tensor& weight);
+Conv3x3Forward conv3x3_forward(const at::Tensor& input, const at::Tensor& weight,
+                               ConvArithmetic arithmetic = ConvArithmetic::kF32);
 
 struct Conv3x3Gradients {
   at::Tensor input;   // undefined unless asked for; same layout as the input
   at::Tensor weight;  // [O, I, 3, 3]
 };
-Conv3x3Gradients conv3x3_backward(const at::Tensor& input, const at::Tensor& weight,
-                                  const at::Tensor& grad_output, bool input_gradient);
+// saved_input: conv3x3_forward's, with the same weight and arithmetic; grad_output
+// blocked float.
+Conv3x3Gradients conv3x3_backward(const at::Tensor& saved_input, const at::Tensor& weight,
+                                  const at::Tensor& grad_output, bool input_gradient,
+                                  ConvArithmetic arithmetic = ConvArithmetic::kF32);
 
 }  // namespace fer::kernels

@@ -96,7 +96,7 @@ torch::Tensor FerNetImpl::fused_cnn_forward(const torch::Tensor& images) {
   torch::Tensor x = images;
   for (Stage& stage : stages_) {
     for (ConvLayer& layer : stage.layers)
-      x = fer::kernels::fused_conv_bn_relu(x, *layer.conv, *layer.norm);
+      x = fer::kernels::fused_conv_bn_relu(x, *layer.conv, *layer.norm, bf16_convolutions_);
     x = fer::kernels::fused_max_pool_dropout(x, config_.cnn_dropout);
   }
   return fer::kernels::fused_to_nchw(x);

@@ -25,8 +25,13 @@ class FerNetImpl : public torch::nn::Module {
   // Training on CPU: run the CNN stages on the fused kernels (src/kernels) when this
   // build has them and the shape suits them (channels multiples of 8, one input
   // channel). Evaluation, CUDA and other shapes use LibTorch's layers; both compute the
-  // same function with the same parameters.
-  void use_fused_cpu_kernels(bool enable) { fused_cpu_kernels_ = enable; }
+  // same function with the same parameters. bf16_convolutions: the fused path's
+  // convolutions in bfloat16 with float accumulation (kernels/onednn_conv.hpp; the
+  // caller has checked kernels::bf16_unavailable_reason()).
+  void use_fused_cpu_kernels(bool enable, bool bf16_convolutions = false) {
+    fused_cpu_kernels_ = enable;
+    bf16_convolutions_ = enable && bf16_convolutions;
+  }
   // Whether this build and this model's shape allow the fused path at all.
   bool fused_cpu_kernels_possible() const { return fused_shape_ok_; }
   bool fused_cpu_kernels_apply(const torch::Tensor& images) const;
@@ -60,6 +65,7 @@ class FerNetImpl : public torch::nn::Module {
   std::vector<Stage> stages_;
   bool fused_shape_ok_ = false;
   bool fused_cpu_kernels_ = false;
+  bool bf16_convolutions_ = false;
   std::shared_ptr<fer::kernels::InferenceCnn> inference_;
 
   ModelConfig config_;

@@ -85,6 +85,10 @@ class TrainingJob {
   int threads_ = 1;
   torch::Device device_{torch::kCPU};
   bool on_cuda_ = false, amp_ = false, channels_last_ = false;
+  // train.cpu_precision resolved: the fused kernels' convolutions in bf16, and why not
+  // when auto chose f32 (for the start-up line).
+  bool bf16_convolutions_ = false;
+  std::string bf16_unavailable_;
 
   std::optional<ShardDataset> dataset_;
   int input_side_ = 0;

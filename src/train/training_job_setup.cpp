@@ -12,6 +12,7 @@
 #include "dist/agreement.hpp"
 #include "dist/model_sync.hpp"
 #include "dist/reduction_hook.hpp"
+#include "kernels/bf16_support.hpp"
 #include "model/compute_device.hpp"
 #include "pipeline/augment.hpp"
 #include "train/batch_limits.hpp"
@@ -94,6 +95,16 @@ std::vector<AgreementItem> agreement_items(const TrainConfig& config, FerNet& mo
           {"data manifest", data}};
 }
 
+// train.cpu_precision as resolved, for the start-up line.
+std::string convolution_arithmetic(CpuTrainPrecision asked, bool bf16, const std::string& why_not) {
+  if (bf16)
+    return asked == CpuTrainPrecision::kAuto
+               ? "bf16 (train.cpu_precision=auto: this CPU has native bf16)"
+               : "bf16 (train.cpu_precision=bf16)";
+  if (asked == CpuTrainPrecision::kAuto) return "f32 (train.cpu_precision=auto: " + why_not + ")";
+  return "f32 (train.cpu_precision=f32)";
+}
+
 }  // namespace
 
 TrainingJob::TrainingJob(const TrainRequest& request)
@@ -166,7 +177,21 @@ void TrainingJob::build_model() {
   if (channels_last_)
     for (auto& p : model_->parameters())
       if (p.dim() == 4) p.set_data(p.data().contiguous(at::MemoryFormat::ChannelsLast));
-  model_->use_fused_cpu_kernels(!on_cuda_ && tc_.cpu_kernels == CpuKernels::kFused);
+  const bool fused =
+      !on_cuda_ && tc_.cpu_kernels == CpuKernels::kFused && model_->fused_cpu_kernels_possible();
+  if (fused && tc_.cpu_precision != CpuTrainPrecision::kF32) {
+    bf16_unavailable_ = kernels::bf16_unavailable_reason();
+    bf16_convolutions_ = bf16_unavailable_.empty();
+    // bf16 asked for by name, where oneDNN would run it on reference kernels (several
+    // times slower than f32): refused, on every rank at once.
+    all_or_nothing(group_, "choosing the convolutions' arithmetic", [&] {
+      if (tc_.cpu_precision == CpuTrainPrecision::kBf16 && !bf16_convolutions_)
+        throw InputError("train.cpu_precision=bf16: " + bf16_unavailable_ +
+                         "; use f32, or auto (bf16 where the CPU has it)");
+    });
+  }
+  model_->use_fused_cpu_kernels(!on_cuda_ && tc_.cpu_kernels == CpuKernels::kFused,
+                                bf16_convolutions_);
   optimizer_ = make_optimizer(config_.optim, model_);
   // One optimizer step per `accumulation_steps` loader batches; the schedule counts
   // optimizer steps. Linear scaling rule: the peak rate grows with the global batch.
@@ -280,7 +305,8 @@ void TrainingJob::announce() {
             ? "CNN training kernels: LibTorch's layers (train.cpu_kernels=aten)"
         : model_->fused_cpu_kernels_possible()
             ? "CNN training kernels: fused (oneDNN convolutions on blocked activations, "
-              "BatchNorm+ReLU, max-pool+dropout)"
+              "BatchNorm+ReLU, max-pool+dropout); convolutions in " +
+                  convolution_arithmetic(tc_.cpu_precision, bf16_convolutions_, bf16_unavailable_)
             : "CNN training kernels: LibTorch's layers (fused kernels need channels that are "
               "multiples of 8 and a build with oneDNN)");
   progress_.message("model: " + std::to_string(parameter_count(*model_)) + " parameters; input " +

@@ -80,6 +80,7 @@ const std::vector<std::string> kAllKeys = {
     "train.amp",
     "train.channels_last",
     "train.cpu_kernels",
+    "train.cpu_precision",
     "train.early_stopping_patience",
     "train.time_budget_minutes",
     "train.log_every_steps",
@@ -188,6 +189,7 @@ void expect_same(const TrainConfig& a, const TrainConfig& b) {
   FER_EXPECT_FIELD(checkpoint.keep_best);
   FER_EXPECT_FIELD(checkpoint.best_metric);
   FER_EXPECT_FIELD(train.cpu_kernels);
+  FER_EXPECT_FIELD(train.cpu_precision);
   FER_EXPECT_FIELD(coordinator.address);
   FER_EXPECT_FIELD(coordinator.token_file);
   FER_EXPECT_FIELD(coordinator.listen);
@@ -270,6 +272,7 @@ TrainConfig every_field_changed() {
   c.checkpoint.on_store_failure = StoreFailurePolicy::kContinue;
   c.checkpoint.best_metric = BestMetric::kValMacroF1;
   c.train.cpu_kernels = CpuKernels::kAten;
+  c.train.cpu_precision = CpuTrainPrecision::kAuto;
   c.dist.backend = DistBackend::kNccl;
   c.dist.timeout_seconds = 42.5;
   c.dist.stall_seconds = 12;
@@ -589,6 +592,7 @@ TEST(ConfigChoice, EveryNameOfEveryChoiceKeyRoundTrips) {
       {"schedule.kind", choice_names<ScheduleKind>()},
       {"train.device", choice_names<DeviceChoice>()},
       {"train.cpu_kernels", choice_names<CpuKernels>()},
+      {"train.cpu_precision", choice_names<CpuTrainPrecision>()},
       {"checkpoint.best_metric", choice_names<BestMetric>()},
       {"checkpoint.on_store_failure", choice_names<StoreFailurePolicy>()},
       {"dist.backend", choice_names<DistBackend>()},
